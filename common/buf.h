@@ -1,0 +1,92 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * A bounded byte buffer with typed, bounds-checked getters and putters, in
+ * the manner of OpenSSH's sshbuf.  All parsing of untrusted bytes (TLS
+ * ClientHello, HTTP heads, WebTunnel frames, internal messages) goes
+ * through it: no pointer arithmetic on network bytes anywhere else.
+ *
+ * A buffer is either owned (grows on put, never past max_size) or a
+ * read-only view of memory owned by someone else (rf_buf_from).  Getters
+ * consume from the read offset; on any error nothing is consumed and the
+ * out-parameter is cleared.  Integers are big-endian unless named _le.
+ */
+#ifndef RF_BUF_H
+#define RF_BUF_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct rf_buf {
+	unsigned char	*d;		/* storage */
+	size_t		 off;		/* read offset */
+	size_t		 end;		/* end of valid data */
+	size_t		 alloc;		/* bytes allocated at d */
+	size_t		 max_size;	/* never hold more than this */
+	int		 readonly;	/* a view: no put, no free */
+};
+
+#define RF_BUF_MAX_DEFAULT	(1024 * 1024)
+
+void	rf_buf_init(struct rf_buf *, size_t max_size);
+/* A read-only view of len bytes at p; p must outlive the view. */
+void	rf_buf_from(struct rf_buf *, const void *p, size_t len);
+/* Frees owned storage and leaves an empty buffer with the same max_size. */
+void	rf_buf_free(struct rf_buf *);
+/* Empties the buffer, keeping storage. */
+void	rf_buf_reset(struct rf_buf *);
+
+/* Bytes available to read. */
+size_t	rf_buf_len(const struct rf_buf *);
+/* Pointer to the next byte to read (valid until the next put or free). */
+const unsigned char *rf_buf_ptr(const struct rf_buf *);
+/* Bytes that can still be put before max_size. */
+size_t	rf_buf_room(const struct rf_buf *);
+
+/*
+ * Makes room for len bytes at the end and returns a pointer to them in *dp;
+ * the bytes count as data at once (write them before the next call).
+ * RF_ERR_LIMIT past max_size, RF_ERR_INVAL on a view.
+ */
+int	rf_buf_reserve(struct rf_buf *, size_t len, unsigned char **dp);
+/* Drops len bytes from the end (undo part of a reserve). */
+int	rf_buf_unput(struct rf_buf *, size_t len);
+int	rf_buf_put(struct rf_buf *, const void *, size_t);
+int	rf_buf_put_u8(struct rf_buf *, uint8_t);
+int	rf_buf_put_u16(struct rf_buf *, uint16_t);
+int	rf_buf_put_u32(struct rf_buf *, uint32_t);
+int	rf_buf_put_u64(struct rf_buf *, uint64_t);
+/* Little-endian base-128, 7 bits a byte, low group first (WebTunnel). */
+int	rf_buf_put_varint_le(struct rf_buf *, uint64_t);
+int	rf_buf_putf(struct rf_buf *, const char *fmt, ...)
+	    __attribute__((format(printf, 2, 3)));
+
+int	rf_buf_get(struct rf_buf *, void *, size_t);
+int	rf_buf_get_u8(struct rf_buf *, uint8_t *);
+int	rf_buf_get_u16(struct rf_buf *, uint16_t *);
+int	rf_buf_get_u24(struct rf_buf *, uint32_t *);
+int	rf_buf_get_u32(struct rf_buf *, uint32_t *);
+int	rf_buf_get_u64(struct rf_buf *, uint64_t *);
+/* At most 10 bytes; RF_ERR_PROTO for an overlong or overflowing value. */
+int	rf_buf_get_varint_le(struct rf_buf *, uint64_t *);
+/* Peeks without consuming. */
+int	rf_buf_peek_u8(const struct rf_buf *, size_t at, uint8_t *);
+int	rf_buf_peek_u16(const struct rf_buf *, size_t at, uint16_t *);
+/*
+ * Consumes len bytes and makes *sub a read-only view of them (a length-
+ * delimited field: a TLS extension, a frame payload).
+ */
+int	rf_buf_get_sub(struct rf_buf *, size_t len, struct rf_buf *sub);
+/* As rf_buf_get_sub with a u8/u16 length prefix read first. */
+int	rf_buf_get_sub_u8(struct rf_buf *, struct rf_buf *sub);
+int	rf_buf_get_sub_u16(struct rf_buf *, struct rf_buf *sub);
+/*
+ * Consumes len bytes as a string into out (NUL-terminated, outlen > len);
+ * RF_ERR_PROTO if they contain a NUL byte, RF_ERR_LIMIT if out is small.
+ */
+int	rf_buf_get_cstring(struct rf_buf *, size_t len, char *out,
+	    size_t outlen);
+int	rf_buf_consume(struct rf_buf *, size_t len);
+/* Moves unread bytes to the front of owned storage. */
+void	rf_buf_compact(struct rf_buf *);
+
+#endif

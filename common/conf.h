@@ -1,0 +1,115 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * The reflector.yml loader.  Every key is declared once, in the table in
+ * conf.c, with its type, default, allowed values and whether a reload may
+ * change it (OpenSSH servconf.c).  Loading builds a new struct rf_conf; it
+ * never touches one in use, so a reload that fails leaves the running
+ * configuration alone.  Errors name file:line:column and say what is wrong.
+ *
+ * man/reflector.yml.5 documents every key; keep the two in step.
+ */
+#ifndef RF_CONF_H
+#define RF_CONF_H
+
+#include <stddef.h>
+#include <stdio.h>
+#include <sys/socket.h>
+
+struct rf_conf_listen {
+	char			*address;	/* as written: "127.0.0.1:8443" */
+	struct sockaddr_storage	 ss;		/* resolved, numeric only */
+	socklen_t		 sslen;
+	int			 tls;		/* 1 https, 0 plain http */
+};
+
+/* A device declared in the config (filled by the tunnel issue). */
+struct rf_conf_device {
+	char	*id;		/* DNS label: a-z 0-9 - */
+	char	*group;
+	char	*name;
+	char	*secret;	/* a hash string, never the secret itself */
+};
+
+/* A user declared in the config (filled by the tunnel issue). */
+struct rf_conf_user {
+	char	 *name;
+	char	 *password;	/* a hash string, never the password */
+	char	**devices;	/* patterns of device ids this user may reach */
+	size_t	  ndevices;
+};
+
+struct rf_conf {
+	char			*file;		/* where it was read from */
+	char			*domain;	/* devices are <id>.<domain> */
+	struct rf_conf_listen	*listen;
+	size_t			 nlisten;
+	char			*tls_certificate;
+	char			*tls_key;
+	int			 tls_min_version; /* 12 or 13 */
+	int			 workers;	/* resolved: never 0 */
+	int			 workers_auto;	/* "auto" was given */
+	char			*user;		/* NULL: do not switch */
+	char			*state_dir;	/* durable registry (LMDB) */
+	char			*run_dir;	/* routing map (LMDB), tmpfs */
+	char			*pid_file;
+	int			 log_level;	/* enum rf_log_level */
+	int			 log_target;	/* enum rf_log_target */
+	char			*log_file;
+	int			 log_facility;	/* LOG_DAEMON ... */
+	int			 max_connections; /* per worker */
+	int			 handshake_timeout; /* seconds */
+	int			 keepalive_timeout; /* seconds */
+	int			 drain_timeout;	/* seconds, graceful stop */
+	int			 header_max;	/* bytes of a request head */
+	struct rf_conf_device	*devices;
+	size_t			 ndevices;
+	struct rf_conf_user	*users;
+	size_t			 nusers;
+};
+
+/* Receives one complete error line ("file:line:col: what is wrong"). */
+typedef void rf_conf_errfn(void *arg, const char *line);
+
+/*
+ * Loads a config file.  On success *out is a new config (free with
+ * rf_conf_free) and 0 returns.  Otherwise every error found is passed to
+ * errfn, *out is NULL and RF_ERR_CONFIG (or RF_ERR_SYS if the file cannot
+ * be read, also reported through errfn) returns.  name is what error
+ * lines call the file.  Relative paths in the file stay as written.
+ */
+int	rf_conf_load(const char *path, struct rf_conf **out,
+	    rf_conf_errfn *errfn, void *arg);
+/* The same from an open descriptor (a reload's memfd); fd is not closed. */
+int	rf_conf_load_fd(int fd, const char *name, struct rf_conf **out,
+	    rf_conf_errfn *errfn, void *arg);
+int	rf_conf_load_mem(const void *buf, size_t len, const char *name,
+	    struct rf_conf **out, rf_conf_errfn *errfn, void *arg);
+void	rf_conf_free(struct rf_conf *);
+
+/*
+ * Writes the effective configuration as YAML that rf_conf_load accepts,
+ * every key with its value (defaults included), for reflectord -T.
+ */
+int	rf_conf_dump(const struct rf_conf *, FILE *);
+
+/*
+ * Compares a running and a new config; for every key that differs and
+ * that a reload cannot change, passes a sentence to errfn ("workers
+ * changed from 2 to 4; a reload cannot change it, restart reflectord")
+ * and returns the count.
+ */
+int	rf_conf_restart_keys(const struct rf_conf *old,
+	    const struct rf_conf *new, rf_conf_errfn *errfn, void *arg);
+
+/*
+ * Formats where a key was set ("file:line:col") into buf, for errors
+ * found after loading (a certificate that does not parse); "file" alone
+ * when the key took its default.  key is a dotted path: "tls.certificate".
+ */
+void	rf_conf_where(const struct rf_conf *, const char *key, char *buf,
+	    size_t len);
+
+/* Default config file: SYSCONFDIR/reflector/reflector.yml. */
+const char *rf_conf_default_path(void);
+
+#endif
