@@ -39,6 +39,11 @@ enum rf_log_level rf_log_get_level(void);
  * facility is a syslog facility (LOG_DAEMON...), used for RF_LOG_SYSLOG.
  */
 int	rf_log_set_target(enum rf_log_target, const char *file, int facility);
+/*
+ * While on, errors and fatal lines also go to stderr when the target is
+ * not stderr: a daemon that fails to start says why where it was started.
+ */
+void	rf_log_set_stderr_copy(int);
 /* Reopens the log file (SIGUSR1 after rotation); a no-op for other targets. */
 int	rf_log_reopen(void);
 /* Names as used in the config: "quiet", "fatal", "error", "info", ... */
