@@ -102,6 +102,14 @@ int	rf_conf_restart_keys(const struct rf_conf *old,
 	    const struct rf_conf *new, rf_conf_errfn *errfn, void *arg);
 
 /*
+ * Copies into new the running values of every key that a reload cannot
+ * change, so that a reloaded configuration never half-applies a restart
+ * key (the listeners, workers and paths stay those the process started
+ * with).
+ */
+void	rf_conf_keep_restart_keys(struct rf_conf *new, const struct rf_conf *old);
+
+/*
  * Formats where a key was set ("file:line:col") into buf, for errors
  * found after loading (a certificate that does not parse); "file" alone
  * when the key took its default.  key is a dotted path: "tls.certificate".
