@@ -1,0 +1,291 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * The LMDB wrapper: opening the two environments with the right flags and
+ * the routing map's operations.  The key schema is in db.h.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <lmdb.h>
+
+#include "db.h"
+#include "err.h"
+#include "log.h"
+
+#define RF_DB_ROUTING_MAPSIZE	(256UL * 1024 * 1024)
+#define RF_DB_REGISTRY_MAPSIZE	(1024UL * 1024 * 1024)
+#define RF_DB_SCHEMA_VERSION	1
+
+struct rf_db {
+	MDB_env	*env;
+	MDB_dbi	 owner;		/* routing */
+	MDB_dbi	 devices;	/* registry */
+	MDB_dbi	 users;		/* registry */
+	MDB_dbi	 meta;		/* registry */
+	int	 kind;
+};
+
+static int
+db_err(const char *what, int rc)
+{
+	error("LMDB %s: %s", what, mdb_strerror(rc));
+	return RF_ERR_DB;
+}
+
+static int
+open_dbis(struct rf_db *db, int reset)
+{
+	MDB_txn *txn;
+	uint32_t v = RF_DB_SCHEMA_VERSION;
+	MDB_val k = { 6, "schema" }, d = { sizeof(v), &v };
+	int rc;
+
+	if ((rc = mdb_txn_begin(db->env, NULL, 0, &txn)) != 0)
+		return db_err("txn_begin", rc);
+	if (db->kind == RF_DB_ROUTING) {
+		rc = mdb_dbi_open(txn, "owner", MDB_CREATE, &db->owner);
+		if (rc == 0 && reset)
+			rc = mdb_drop(txn, db->owner, 0);
+	} else {
+		rc = mdb_dbi_open(txn, "devices", MDB_CREATE, &db->devices);
+		if (rc == 0)
+			rc = mdb_dbi_open(txn, "users", MDB_CREATE, &db->users);
+		if (rc == 0)
+			rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &db->meta);
+		if (rc == 0)
+			rc = mdb_put(txn, db->meta, &k, &d, 0);
+	}
+	if (rc != 0) {
+		mdb_txn_abort(txn);
+		return db_err("open databases", rc);
+	}
+	if ((rc = mdb_txn_commit(txn)) != 0)
+		return db_err("commit", rc);
+	return 0;
+}
+
+int
+rf_db_open(struct rf_db **dbp, const char *dir, int kind, int reset)
+{
+	char path[PATH_MAX];
+	struct rf_db *db;
+	unsigned int flags = MDB_NOSUBDIR | MDB_NOTLS;
+	int rc, r;
+
+	*dbp = NULL;
+	if ((db = calloc(1, sizeof(*db))) == NULL)
+		return RF_ERR_NOMEM;
+	db->kind = kind;
+	if (snprintf(path, sizeof(path), "%s/%s", dir, kind == RF_DB_ROUTING ?
+	    "routing.mdb" : "registry.mdb") >= (int)sizeof(path)) {
+		free(db);
+		return RF_ERR_INVAL;
+	}
+	/*
+	 * The routing map is rebuilt at every start and rewritten on every
+	 * connect: durability buys nothing and a sync costs milliseconds.
+	 */
+	if (kind == RF_DB_ROUTING)
+		flags |= MDB_NOSYNC;
+	if ((rc = mdb_env_create(&db->env)) != 0 ||
+	    (rc = mdb_env_set_maxreaders(db->env, RF_DB_MAXREADERS)) != 0 ||
+	    (rc = mdb_env_set_maxdbs(db->env, 8)) != 0 ||
+	    (rc = mdb_env_set_mapsize(db->env, kind == RF_DB_ROUTING ?
+	    RF_DB_ROUTING_MAPSIZE : RF_DB_REGISTRY_MAPSIZE)) != 0 ||
+	    (rc = mdb_env_open(db->env, path, flags, 0640)) != 0) {
+		error("LMDB open %s: %s", path, mdb_strerror(rc));
+		goto fail;
+	}
+	if ((r = open_dbis(db, reset)) != 0)
+		goto fail;
+	*dbp = db;
+	return 0;
+fail:
+	if (db->env != NULL)
+		mdb_env_close(db->env);
+	free(db);
+	return RF_ERR_DB;
+}
+
+void
+rf_db_close(struct rf_db *db)
+{
+	if (db == NULL)
+		return;
+	mdb_env_close(db->env);
+	free(db);
+}
+
+static int
+device_key(const char *device, MDB_val *k)
+{
+	size_t len = strlen(device);
+
+	if (len == 0 || len > RF_DB_DEVICE_ID_MAX)
+		return RF_ERR_INVAL;
+	k->mv_size = len;
+	k->mv_data = (void *)device;
+	return 0;
+}
+
+int
+rf_db_owner_put(struct rf_db *db, const char *device,
+    const struct rf_owner_rec *rec)
+{
+	struct rf_owner_rec v = *rec;
+	MDB_val k, d = { sizeof(v), &v };
+	MDB_txn *txn;
+	int rc;
+
+	if (device_key(device, &k) != 0)
+		return RF_ERR_INVAL;
+	v.version = 1;
+	v.peer[sizeof(v.peer) - 1] = '\0';
+	if ((rc = mdb_txn_begin(db->env, NULL, 0, &txn)) != 0)
+		return db_err("txn_begin", rc);
+	if ((rc = mdb_put(txn, db->owner, &k, &d, 0)) != 0) {
+		mdb_txn_abort(txn);
+		return db_err("put owner", rc);
+	}
+	if ((rc = mdb_txn_commit(txn)) != 0)
+		return db_err("commit", rc);
+	return 0;
+}
+
+int
+rf_db_owner_get(struct rf_db *db, const char *device, struct rf_owner_rec *rec)
+{
+	MDB_val k, d;
+	MDB_txn *txn;
+	int rc, r = 0;
+
+	memset(rec, 0, sizeof(*rec));
+	if (device_key(device, &k) != 0)
+		return RF_ERR_INVAL;
+	if ((rc = mdb_txn_begin(db->env, NULL, MDB_RDONLY, &txn)) != 0)
+		return db_err("txn_begin", rc);
+	rc = mdb_get(txn, db->owner, &k, &d);
+	if (rc == MDB_NOTFOUND)
+		r = RF_ERR_NOTFOUND;
+	else if (rc != 0)
+		r = db_err("get owner", rc);
+	else if (d.mv_size != sizeof(*rec))
+		r = RF_ERR_DB;	/* another schema version wrote it */
+	else
+		memcpy(rec, d.mv_data, sizeof(*rec));
+	/* Copied out: the read transaction ends at once (PLATFORM-NOTES). */
+	mdb_txn_abort(txn);
+	return r;
+}
+
+int
+rf_db_owner_del(struct rf_db *db, const char *device, uint32_t slot,
+    uint32_t generation)
+{
+	struct rf_owner_rec cur;
+	MDB_val k, d;
+	MDB_txn *txn;
+	int rc, r = 0;
+
+	if (device_key(device, &k) != 0)
+		return RF_ERR_INVAL;
+	if ((rc = mdb_txn_begin(db->env, NULL, 0, &txn)) != 0)
+		return db_err("txn_begin", rc);
+	rc = mdb_get(txn, db->owner, &k, &d);
+	if (rc == MDB_NOTFOUND || (rc == 0 && d.mv_size != sizeof(cur))) {
+		r = RF_ERR_NOTFOUND;
+		goto out;
+	}
+	if (rc != 0) {
+		r = db_err("get owner", rc);
+		goto out;
+	}
+	memcpy(&cur, d.mv_data, sizeof(cur));
+	/* A newer tunnel of the same device took over: leave it alone. */
+	if (cur.slot != slot || cur.generation != generation) {
+		r = RF_ERR_NOTFOUND;
+		goto out;
+	}
+	if ((rc = mdb_del(txn, db->owner, &k, NULL)) != 0) {
+		r = db_err("del owner", rc);
+		goto out;
+	}
+	if ((rc = mdb_txn_commit(txn)) != 0)
+		return db_err("commit", rc);
+	return 0;
+out:
+	mdb_txn_abort(txn);
+	return r;
+}
+
+int
+rf_db_owner_purge_slot(struct rf_db *db, uint32_t slot, size_t *n)
+{
+	struct rf_owner_rec cur;
+	MDB_cursor *c;
+	MDB_val k, d;
+	MDB_txn *txn;
+	int rc;
+
+	*n = 0;
+	if ((rc = mdb_txn_begin(db->env, NULL, 0, &txn)) != 0)
+		return db_err("txn_begin", rc);
+	if ((rc = mdb_cursor_open(txn, db->owner, &c)) != 0) {
+		mdb_txn_abort(txn);
+		return db_err("cursor_open", rc);
+	}
+	while ((rc = mdb_cursor_get(c, &k, &d, MDB_NEXT)) == 0) {
+		if (d.mv_size == sizeof(cur)) {
+			memcpy(&cur, d.mv_data, sizeof(cur));
+			if (cur.slot != slot)
+				continue;
+		}
+		/* Ours, or of a layout we cannot read: either way stale. */
+		if ((rc = mdb_cursor_del(c, 0)) != 0)
+			break;
+		(*n)++;
+	}
+	mdb_cursor_close(c);
+	if (rc != MDB_NOTFOUND) {
+		mdb_txn_abort(txn);
+		*n = 0;
+		return db_err("purge", rc);
+	}
+	if ((rc = mdb_txn_commit(txn)) != 0) {
+		*n = 0;
+		return db_err("commit", rc);
+	}
+	return 0;
+}
+
+int
+rf_db_owner_count(struct rf_db *db, size_t *n)
+{
+	MDB_stat st;
+	MDB_txn *txn;
+	int rc;
+
+	*n = 0;
+	if ((rc = mdb_txn_begin(db->env, NULL, MDB_RDONLY, &txn)) != 0)
+		return db_err("txn_begin", rc);
+	rc = mdb_stat(txn, db->owner, &st);
+	mdb_txn_abort(txn);
+	if (rc != 0)
+		return db_err("stat", rc);
+	*n = st.ms_entries;
+	return 0;
+}
+
+int
+rf_db_reader_check(struct rf_db *db, int *dead)
+{
+	int rc;
+
+	*dead = 0;
+	if ((rc = mdb_reader_check(db->env, dead)) != 0)
+		return db_err("reader_check", rc);
+	return 0;
+}
