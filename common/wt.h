@@ -1,0 +1,103 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * The WebTunnel wire format (../shared/WEBTUNNEL.md §2-§3): the frames of a
+ * device tunnel, the PROP_UPDATE payload and the X-PTTH-Set-Property
+ * header.  Pure encoding and decoding over struct rf_buf; no I/O.  Every
+ * decoder takes untrusted bytes and has a fuzz target.
+ */
+#ifndef RF_WT_H
+#define RF_WT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+
+#define RF_WT_SUBPROTO_SERVER	"com.appinf.webtunnel.server/1.0"
+#define RF_WT_SUBPROTO_CLIENT	"com.appinf.webtunnel.client/1.0"
+
+/* A stock agent's receive buffer: 4 header bytes + 2048 payload bytes. */
+#define RF_WT_STOCK_PAYLOAD_MAX	2048
+
+enum rf_wt_op {
+	RF_WT_DATA = 0x00,
+	RF_WT_OPEN_REQUEST = 0x01,	/* server -> agent, arg = port */
+	RF_WT_CLOSE = 0x02,		/* half-close */
+	RF_WT_OPEN_CONFIRM = 0x11,	/* agent -> server */
+	RF_WT_PROP_UPDATE = 0x40,	/* agent -> server, channel 0 */
+	RF_WT_ERROR = 0x80,		/* abort, arg = error code */
+	RF_WT_OPEN_FAULT = 0x81,	/* agent -> server, arg = error code */
+};
+
+enum rf_wt_error {
+	RF_WT_ERR_NONE = 0,
+	RF_WT_ERR_BAD_CHANNEL = 1,
+	RF_WT_ERR_NOT_FORWARDED = 2,
+	RF_WT_ERR_CONN_REFUSED = 3,
+	RF_WT_ERR_TIMEOUT = 4,
+	RF_WT_ERR_SOCKET = 5,
+	RF_WT_ERR_PROTOCOL = 6,
+	RF_WT_ERR_CHANNEL_IN_USE = 7,
+};
+
+/* One decoded frame; payload points into the decoded message. */
+struct rf_wt_frame {
+	uint8_t			 op;
+	uint8_t			 flags;
+	uint16_t		 channel;
+	uint16_t		 arg;		/* port or error code, else 0 */
+	const unsigned char	*payload;	/* DATA, PROP_UPDATE; else NULL */
+	size_t			 len;
+};
+
+/* 6 for OPEN_REQUEST, OPEN_FAULT and ERROR, 4 for the others. */
+size_t	rf_wt_header_len(uint8_t op);
+/* 1 if op is one of enum rf_wt_op. */
+int	rf_wt_op_known(uint8_t op);
+const char *rf_wt_op_name(uint8_t op);
+const char *rf_wt_error_name(uint16_t err);
+
+/*
+ * Decodes one WebSocket message as a frame.  0 on success.  RF_ERR_INVAL
+ * for an unknown opcode, with f->op and f->channel filled in so that the
+ * caller can answer ERROR(PROTOCOL) on that channel without dropping the
+ * tunnel.  RF_ERR_PROTO for a message too short for its opcode's header,
+ * or with payload on an opcode that carries none.
+ */
+int	rf_wt_decode(const void *msg, size_t len, struct rf_wt_frame *f);
+
+/*
+ * Writes the header of a frame into hdr (room for 6 bytes) and returns
+ * its length: for zero-copy sends the header goes right before a payload
+ * already in place.
+ */
+size_t	rf_wt_encode_header(unsigned char *hdr, uint8_t op, uint16_t channel,
+	    uint16_t arg);
+/* Appends one whole frame (header and payload) to out. */
+int	rf_wt_encode(struct rf_buf *out, uint8_t op, uint16_t channel,
+	    uint16_t arg, const void *payload, size_t len);
+
+/*
+ * PROP_UPDATE payload: a count byte, then count key/value pairs, each
+ * string a little-endian base-128 length and the bytes.  The callback gets
+ * NUL-terminated copies (keys up to 63 bytes, values up to 1023); a
+ * string with a NUL byte, too long, or past the end is RF_ERR_PROTO.  A
+ * non-zero return from the callback stops and is returned.
+ */
+typedef int rf_wt_prop_fn(void *arg, const char *key, const char *value);
+int	rf_wt_props_decode(const void *payload, size_t len, rf_wt_prop_fn *,
+	    void *arg);
+int	rf_wt_props_encode(struct rf_buf *out, const char *const *keys,
+	    const char *const *values, size_t n);
+
+/*
+ * One X-PTTH-Set-Property header value: "device;<name>=<value>", where a
+ * string value is double-quoted with \" and \\ escapes and a number is
+ * bare; an empty value clears the property (value ""). RF_ERR_PROTO for
+ * anything else (no "device;" prefix, a name that is not [A-Za-z0-9_.-]+,
+ * an unterminated quote, bytes after the closing quote, control bytes).
+ */
+int	rf_wt_property_parse(const char *header, char *name, size_t namelen,
+	    char *value, size_t valuelen);
+
+#endif
