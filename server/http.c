@@ -79,11 +79,12 @@ health(struct rf_http_session *s)
 	return set_body(s, 200, "application/json",
 	    "{\"status\":\"%s\",\"version\":\"%s\",\"worker\":%d,"
 	    "\"generation\":%u,\"pid\":%ld,\"uptime\":%lld,"
-	    "\"connections\":%d,\"config_generation\":%u}\n",
+	    "\"connections\":%d,\"config_generation\":%u,"
+	    "\"handoffs_in\":%lu,\"handoffs_out\":%lu}\n",
 	    wi.draining ? "draining" : "ok", RF_VERSION, wi.slot,
 	    wi.generation, (long)getpid(),
 	    (long long)(time(NULL) - wi.started), wi.connections,
-	    wi.conf_generation);
+	    wi.conf_generation, wi.handoffs_in, wi.handoffs_out);
 }
 
 /*

@@ -107,6 +107,7 @@ static struct {
 	struct rf_listener	*listeners;
 	size_t			 nlisteners;
 	struct proc		 procs[RF_MAX_WORKERS];
+	int			 inbox[RF_MAX_WORKERS][2]; /* write, read */
 	int			 sigfd;
 	enum master_state	 state;
 	unsigned long long	 stop_deadline;
@@ -171,6 +172,7 @@ child_close_inherited(int slot)
 			close(M.procs[s].chan.fd);
 		if (s == slot)
 			continue;
+		close(M.inbox[s][1]);
 		for (i = 0; i < M.nlisteners; i++)
 			if (M.listeners[i].fds[s] != -1)
 				close(M.listeners[i].fds[s]);
@@ -182,7 +184,7 @@ spawn_worker(int slot)
 {
 	struct proc *p = &M.procs[slot];
 	struct rf_worker_args args;
-	int sv[2];
+	int sv[2], i;
 	pid_t pid;
 
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC,
@@ -215,6 +217,10 @@ spawn_worker(int slot)
 		args.handshake_timeout = M.handshake_timeout;
 		args.master_start = M.start;
 		args.log_override = M.log_override;
+		args.nworkers = M.nworkers;
+		for (i = 0; i < M.nworkers; i++)
+			args.inbox_write[i] = M.inbox[i][0];
+		args.inbox_read = M.inbox[slot][1];
 		rf_worker_main(&args, M.conf);
 	}
 	close(sv[1]);
@@ -863,6 +869,28 @@ open_listeners(void)
 	}
 }
 
+/*
+ * One hand-off inbox per slot, held here for the master's life so that a
+ * hand-off sent while a worker is respawned waits for its replacement.
+ */
+static void
+open_inboxes(void)
+{
+	int slot, size = 1024 * 1024;
+
+	for (slot = 0; slot < M.nworkers; slot++) {
+		if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK |
+		    SOCK_CLOEXEC, 0, M.inbox[slot]) == -1)
+			fatal("socketpair for inbox %d: %s", slot,
+			    strerror(errno));
+		/* Room for bursts: each record is small, its fd costs none. */
+		setsockopt(M.inbox[slot][0], SOL_SOCKET, SO_SNDBUF, &size,
+		    sizeof(size));
+		setsockopt(M.inbox[slot][1], SOL_SOCKET, SO_RCVBUF, &size,
+		    sizeof(size));
+	}
+}
+
 /* The routing map is rebuilt from nothing: no worker owns anything yet. */
 static void
 init_databases(void)
@@ -912,10 +940,12 @@ rf_master_main(const char *conf_path, struct rf_conf *conf, int foreground,
 	prepare_dirs(pw);
 	check_not_running();
 	open_listeners();
+	open_inboxes();
+	/* The databases are created by the user the workers run as. */
+	drop_privileges(pw);
 	init_databases();
 	if (!foreground)
 		daemonize();
-	drop_privileges(pw);
 	if (rf_pidfile_write(M.pid_file) != 0)
 		fatal("cannot write pid file %s: %s", M.pid_file,
 		    strerror(errno));

@@ -47,6 +47,9 @@ struct rf_worker_args {
 	int			 handshake_timeout;
 	time_t			 master_start;
 	int			 log_override;	/* -d given */
+	int			 nworkers;
+	int			 inbox_write[RF_MAX_WORKERS]; /* any slot's */
+	int			 inbox_read;	/* this slot's hand-offs */
 };
 
 /* server/master.c */

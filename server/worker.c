@@ -56,17 +56,12 @@
 #include "log.h"
 #include "msg.h"
 #include "reflectord.h"
+#include "route.h"
 #include "tls.h"
 #include "worker.h"
 
 #define RF_ACCEPT_BATCH		64	/* accepts per wake-up, for fairness */
 #define RF_CONF_MAX_BYTES	(16 * 1024 * 1024)
-
-enum ev_kind {
-	EV_LISTENER = 1,
-	EV_CHANNEL,
-	EV_SIGNAL,
-};
 
 LIST_HEAD(rf_conn_list, rf_conn);
 
@@ -93,10 +88,11 @@ static struct {
 	struct rf_db			*registry;
 	lws_sorted_usec_list_t		 sul_drain;
 	lws_sorted_usec_list_t		 sul_resume;
+	lws_sorted_usec_list_t		 sul_tick;
 } W;
 
 static uint64_t
-ev_data(enum ev_kind kind, uint32_t index)
+ev_data(enum rf_ev_kind kind, uint32_t index)
 {
 	return (uint64_t)kind << 32 | index;
 }
@@ -124,7 +120,7 @@ set_listeners_watched(int on)
 		if (fd == -1)
 			continue;
 		if (ep_ctl(on ? EPOLL_CTL_ADD : EPOLL_CTL_DEL, fd, EPOLLIN,
-		    ev_data(EV_LISTENER, (uint32_t)i)) == -1 && on)
+		    ev_data(RF_EV_LISTENER, (uint32_t)i)) == -1 && on)
 			fatal("epoll_ctl listener: %s", strerror(errno));
 	}
 }
@@ -165,14 +161,37 @@ peer_string(const struct sockaddr_storage *ss, char *buf, size_t len)
 		snprintf(buf, len, "unknown");
 }
 
-/*
- * Hands an accepted socket to lws.  The rf_conn goes on the list first:
- * if lws fails after it created the wsi, WSI_DESTROY frees the rf_conn;
- * if it fails before, W.adopting still points at it and we free it here.
- */
-static void
-adopt(int fd, const struct rf_listener *l, const struct sockaddr_storage *ss)
+int
+rf_worker_watch(int fd, uint32_t events, int kind, uint32_t index)
 {
+	if (events == 0)
+		return epoll_ctl(W.epfd, EPOLL_CTL_DEL, fd, NULL);
+	return ep_ctl(EPOLL_CTL_ADD, fd, events,
+	    ev_data((enum rf_ev_kind)kind, index));
+}
+
+const struct rf_conf *
+rf_worker_conf(void)
+{
+	return W.conf;
+}
+
+struct rf_db *
+rf_worker_routing(void)
+{
+	return W.routing;
+}
+
+/*
+ * Hands a routed socket to lws.  The rf_conn goes on the list first: if
+ * lws fails after it created the wsi, WSI_DESTROY frees the rf_conn; if it
+ * fails before, W.adopting still points at it and we free it here.
+ */
+void
+rf_worker_adopt(int fd, uint32_t listener, const char *peer,
+    const char *device)
+{
+	const struct rf_listener *l = &W.args->listeners[listener];
 	lws_adopt_desc_t ad;
 	struct rf_conn *c;
 	struct lws *wsi;
@@ -184,7 +203,8 @@ adopt(int fd, const struct rf_listener *l, const struct sockaddr_storage *ss)
 	}
 	c->state = RF_CONN_NEW;
 	c->tls = l->tls;
-	peer_string(ss, c->peer, sizeof(c->peer));
+	snprintf(c->peer, sizeof(c->peer), "%s", peer);
+	snprintf(c->device, sizeof(c->device), "%s", device);
 	LIST_INSERT_HEAD(&W.conns, c, entry);
 	W.nconns++;
 	memset(&ad, 0, sizeof(ad));
@@ -243,10 +263,12 @@ accept_from(uint32_t index)
 	const struct rf_listener *l = &W.args->listeners[index];
 	struct sockaddr_storage ss;
 	socklen_t sslen;
+	char peer[64];
 	int i, fd;
 
 	for (i = 0; i < RF_ACCEPT_BATCH; i++) {
-		if (W.nconns >= W.conf->max_connections) {
+		if (W.nconns + rf_route_pending() >=
+		    W.conf->max_connections) {
 			logit("limits.max_connections (%d) reached; not "
 			    "accepting until a connection closes",
 			    W.conf->max_connections);
@@ -267,7 +289,8 @@ accept_from(uint32_t index)
 				    strerror(errno));
 			return;
 		}
-		adopt(fd, l, &ss);
+		peer_string(&ss, peer, sizeof(peer));
+		rf_route_accept(fd, index, peer);
 	}
 }
 
@@ -313,6 +336,7 @@ begin_drain(const char *why)
 		return;
 	W.draining = 1;
 	close_listeners();
+	rf_route_drop_pending();
 	logit("%s: draining %d connections for up to %d s", why, W.nconns,
 	    W.conf->drain_timeout);
 	LIST_FOREACH(c, &W.conns, entry)
@@ -407,7 +431,7 @@ channel_event(uint32_t events)
 		r = rf_chan_flush(&W.chan);
 		if (r == 0)
 			ep_ctl(EPOLL_CTL_MOD, W.chan.fd, EPOLLIN,
-			    ev_data(EV_CHANNEL, 0));
+			    ev_data(RF_EV_CHANNEL, 0));
 	}
 	while (W.chan.fd != -1 && (events & (EPOLLIN | EPOLLHUP | EPOLLERR))) {
 		r = rf_chan_recv(&W.chan, &m);
@@ -427,7 +451,7 @@ channel_event(uint32_t events)
 	}
 	if (W.chan.fd != -1 && rf_chan_pending(&W.chan))
 		ep_ctl(EPOLL_CTL_MOD, W.chan.fd, EPOLLIN | EPOLLOUT,
-		    ev_data(EV_CHANNEL, 0));
+		    ev_data(RF_EV_CHANNEL, 0));
 }
 
 static void
@@ -453,16 +477,23 @@ epoll_event(void)
 
 	n = epoll_wait(W.epfd, ev, 32, 0);
 	for (i = 0; i < n; i++) {
-		switch ((enum ev_kind)(ev[i].data.u64 >> 32)) {
-		case EV_LISTENER:
+		switch ((enum rf_ev_kind)(ev[i].data.u64 >> 32)) {
+		case RF_EV_LISTENER:
 			if (!W.draining && !W.accept_paused)
 				accept_from((uint32_t)ev[i].data.u64);
 			break;
-		case EV_CHANNEL:
+		case RF_EV_CHANNEL:
 			channel_event(ev[i].events);
 			break;
-		case EV_SIGNAL:
+		case RF_EV_SIGNAL:
 			signal_event();
+			break;
+		case RF_EV_PEEK:
+			rf_route_peek_event((uint32_t)ev[i].data.u64,
+			    ev[i].events);
+			break;
+		case RF_EV_INBOX:
+			rf_route_inbox_event();
 			break;
 		}
 	}
@@ -605,15 +636,24 @@ setup_loop(void)
 	sigprocmask(SIG_SETMASK, &set, NULL);
 	if ((W.epfd = epoll_create1(EPOLL_CLOEXEC)) == -1)
 		fatal("epoll_create1: %s", strerror(errno));
-	if (ep_ctl(EPOLL_CTL_ADD, W.sigfd, EPOLLIN, ev_data(EV_SIGNAL, 0)) ||
-	    ep_ctl(EPOLL_CTL_ADD, W.chan.fd, EPOLLIN, ev_data(EV_CHANNEL, 0)))
+	if (ep_ctl(EPOLL_CTL_ADD, W.sigfd, EPOLLIN, ev_data(RF_EV_SIGNAL, 0)) ||
+	    ep_ctl(EPOLL_CTL_ADD, W.chan.fd, EPOLLIN, ev_data(RF_EV_CHANNEL, 0)))
 		fatal("epoll_ctl: %s", strerror(errno));
 	set_listeners_watched(1);
 	W.listeners_open = 1;
+	rf_route_init(W.args);
 	fd.filefd = W.epfd;
 	if (lws_adopt_descriptor_vhost(W.vh_tls ? W.vh_tls : W.vh_plain,
 	    LWS_ADOPT_RAW_FILE_DESC, fd, "rf-loop", NULL) == NULL)
 		fatal("cannot adopt the event descriptor into lws");
+}
+
+/* Once a second: the housekeeping that needs no exact timer. */
+static void
+tick(lws_sorted_usec_list_t *sul)
+{
+	rf_route_expire();
+	lws_sul_schedule(W.ctx, 0, sul, tick, LWS_US_PER_SEC);
 }
 
 static void
@@ -646,6 +686,7 @@ rf_worker_main(const struct rf_worker_args *args, struct rf_conf *conf)
 	open_databases();
 	create_context();
 	setup_loop();
+	tick(&W.sul_tick);
 	rf_chan_compose(&W.chan, RF_MSG_READY, (uint32_t)args->slot,
 	    args->generation, -1, NULL, 0);
 	verbose("ready (pid %ld, generation %u)", (long)getpid(),
@@ -672,5 +713,6 @@ rf_worker_info(struct rf_worker_info *wi)
 	wi->started = W.started;
 	wi->connections = W.nconns;
 	wi->draining = W.draining;
+	rf_route_counters(&wi->handoffs_out, &wi->handoffs_in);
 	wi->conf = W.conf;
 }

@@ -7,6 +7,7 @@
 #define RF_WORKER_H
 
 #include <sys/queue.h>
+#include <stdint.h>
 #include <time.h>
 
 #include <libwebsockets.h>
@@ -27,6 +28,7 @@ struct rf_conn {
 	int			 tls;
 	unsigned int		 requests;	/* answered so far */
 	char			 peer[64];	/* "addr:port" */
+	char			 device[64];	/* routed to this device, or "" */
 };
 
 /* Per-request state of the HTTP handlers (lws per-session user data). */
@@ -47,11 +49,20 @@ struct rf_worker_info {
 	time_t			 started;
 	int			 connections;
 	int			 draining;
+	unsigned long		 handoffs_out;
+	unsigned long		 handoffs_in;
 	const struct rf_conf	*conf;
 };
 
 void	rf_worker_info(struct rf_worker_info *);
 void	rf_worker_conn_gone(struct rf_conn *);
+const struct rf_conf *rf_worker_conf(void);
+struct rf_db *rf_worker_routing(void);
+/* Watches fd in the worker's epoll (events 0: stop watching it). */
+int	rf_worker_watch(int fd, uint32_t events, int kind, uint32_t index);
+/* Hands a routed socket to lws; takes fd in every case. */
+void	rf_worker_adopt(int fd, uint32_t listener, const char *peer,
+	    const char *device);
 
 /* http.c: the vhosts' HTTP callback for everything but connection setup. */
 int	rf_http_callback(struct lws *, enum lws_callback_reasons, void *user,

@@ -21,29 +21,8 @@ other_slot=$((1 - held_slot))
 other_pid=$(worker_pids | grep -vx "$held_pid")
 isnt "$other_pid" "" "found the other worker (slot $other_slot)"
 
-# Routing entries as two workers would have written them (struct
-# rf_owner_rec: version, slot, generation, pad, since, peer[48]).
-rec() { # SLOT, as little-endian hex
-	printf '01000000'			# version 1
-	printf '%02x000000' "$1"		# slot
-	printf '01000000'			# generation 1
-	printf '00000000'			# pad
-	printf '0000000000000000'		# since
-	printf '00%.0s' $(seq 48)		# peer
-}
-{
-	echo "VERSION=3"
-	echo "format=bytevalue"
-	echo "type=btree"
-	echo "HEADER=END"
-	echo " $(printf 'dev-held' | od -An -tx1 | tr -d ' \n')"
-	echo " $(rec "$held_slot")"
-	echo " $(printf 'dev-other' | od -An -tx1 | tr -d ' \n')"
-	echo " $(rec "$other_slot")"
-	echo "DATA=END"
-} >owner.dump
-ok "routing entries loaded" mdb_load -n -s owner -f owner.dump \
-    "$TRASH/run/routing.mdb"
+# Routing entries as the two workers would have written them.
+ok "routing entries loaded" routing_put dev-held "$held_slot" dev-other "$other_slot"
 
 kill -KILL "$other_pid"
 wait_for 2 sh -c "pgrep -P $RF_PID | grep -vx $other_pid | grep -vx $held_pid"

@@ -201,6 +201,13 @@ done_testing() {
 
 # ------------------------------------------------------------ cleanup ----
 
+# defer CMD...: run CMD (one shell string) when the test ends, after the
+# processes are gone: for what lies outside $TRASH.
+_tap_deferred=()
+defer() {
+	_tap_deferred+=("$*")
+}
+
 # track_pid PID...: kill PID when the test ends.
 track_pid() {
 	_tap_pids+=("$@")
@@ -233,7 +240,7 @@ _kill_wait() {
 }
 
 _tap_cleanup() {
-	local rc=$? pid alive=() children=()
+	local rc=$? pid cmd alive=() children=()
 	trap - EXIT INT TERM
 	# A test that ends without done_testing still fails on a failure.
 	if [ "$rc" -eq 0 ] && [ "$_tap_failed" -gt 0 ]; then
@@ -253,6 +260,9 @@ _tap_cleanup() {
 	if [ $((${#alive[@]} + ${#children[@]})) -gt 0 ]; then
 		_kill_wait KILL 2 "${alive[@]}" "${children[@]}"
 	fi
+	for cmd in "${_tap_deferred[@]}"; do
+		eval "$cmd"
+	done
 	cd "$RF_BUILD" || :
 	if [ "$rc" -ne 0 ] || [ "$_tap_failed" -ne 0 ] ||
 	    [ -n "${RF_TEST_LEAVE:-}" ]; then
@@ -305,8 +315,8 @@ make_certs() {
 # write_config FILE [EXTRA_YAML_FILE]: a valid config for this test, with
 # everything under $TRASH: https on 127.0.0.1:$HTTPS_PORT (chosen if unset),
 # http on 127.0.0.1:$HTTP_PORT if set, ${WORKERS:-2} workers, the log in
-# $TRASH/reflectord.log at ${LOG_LEVEL:-debug1}, drain_timeout ${DRAIN:-5}
-# seconds.
+# $TRASH/reflectord.log at ${LOG_LEVEL:-debug1}, drain_timeout ${DRAIN:-5} and
+# handshake_timeout ${HANDSHAKE:-10} seconds.
 # EXTRA_YAML_FILE is appended (top-level keys not already written).  Sets
 # CONF to FILE.
 write_config() {
@@ -336,6 +346,7 @@ write_config() {
 		echo "  file: $TRASH/reflectord.log"
 		echo "limits:"
 		echo "  drain_timeout: ${DRAIN:-5}s"
+		echo "  handshake_timeout: ${HANDSHAKE:-10}s"
 		if [ -n "$extra" ]; then
 			cat "$extra"
 		fi
@@ -359,8 +370,8 @@ start_reflectord() {
 	"$REFLECTORD" -f -c "$CONF" "$@" 2>"$TRASH/reflectord.stderr" &
 	RF_PID=$!
 	track_pid "$RF_PID"
-	local i rc
-	for ((i = 0; i < 100 * MULT; i++)); do
+	local rc end=$((SECONDS + 10 * MULT))
+	while [ "$SECONDS" -lt "$end" ]; do
 		health "$HTTPS_PORT" >/dev/null 2>&1 && return 0
 		if ! kill -0 "$RF_PID" 2>/dev/null; then
 			wait "$RF_PID"
@@ -414,6 +425,28 @@ json_field() {
 # worker_pids: the pids of reflectord's workers, one a line.
 worker_pids() {
 	pgrep -P "$RF_PID"
+}
+
+# routing_put DEVICE SLOT...: writes routing-map entries (LMDB "owner",
+# struct rf_owner_rec in common/db.h) as the worker in SLOT would when it
+# holds DEVICE's tunnel; needs mdb_load from lmdb-utils.
+routing_put() {
+	{
+		printf 'VERSION=3\nformat=bytevalue\ntype=btree\nHEADER=END\n'
+		while [ $# -ge 2 ]; do
+			printf ' %s\n ' "$(printf '%s' "$1" | od -An -tx1 | tr -d ' \n')"
+			printf '01000000'		# version 1
+			printf '%02x000000' "$2"	# slot
+			printf '01000000'		# generation 1
+			printf '00000000'		# pad
+			printf '0000000000000000'	# since
+			printf '00%.0s' $(seq 48)	# peer
+			echo
+			shift 2
+		done
+		printf 'DATA=END\n'
+	} >"$TRASH/owner.dump"
+	mdb_load -n -s owner -f "$TRASH/owner.dump" "$TRASH/run/routing.mdb"
 }
 
 # log_has ERE: the reflectord log has a line matching ERE.
