@@ -15,8 +15,8 @@
 #   make print-VAR       the value of a make variable (make print-sbindir)
 #
 # V=1 shows the whole commands.  Sources are found by wildcard: a new
-# common/*.c, server/*.c, t/unit/NAME-test.c or t/fuzz/fuzz-NAME.c needs no
-# edit here.
+# common/*.c, server/*.c, agent/*.c, t/unit/NAME-test.c or t/fuzz/fuzz-NAME.c
+# needs no edit here.
 
 all::
 
@@ -41,7 +41,14 @@ LIB_OBJS := $(LIB_SRCS:.c=.o)
 SERVER_SRCS := $(filter-out server/reflectorctl%.c,$(wildcard server/*.c))
 SERVER_OBJS := $(SERVER_SRCS:.c=.o)
 
-PROGRAMS := server/reflectord
+# The agent is a library firmware can embed (every agent/*.c but main.c)
+# and the program reflector-agent built on it.
+AGENT_LIB := agent/librfagent.a
+AGENT_LIB_SRCS := $(filter-out agent/main.c,$(wildcard agent/*.c))
+AGENT_LIB_OBJS := $(AGENT_LIB_SRCS:.c=.o)
+AGENT_OBJS := agent/main.o
+
+PROGRAMS := server/reflectord agent/reflector-agent
 
 UNIT_SRCS := $(wildcard t/unit/*-test.c)
 UNIT_PROGS := $(UNIT_SRCS:.c=)
@@ -57,7 +64,8 @@ FUZZ_LIB := $(FUZZ_OBJDIR)/libreflector.a
 FUZZ_LIB_OBJS := $(addprefix $(FUZZ_OBJDIR)/,$(LIB_OBJS))
 FUZZ_OBJS := $(addprefix $(FUZZ_OBJDIR)/,$(FUZZ_SRCS:.c=.o))
 
-OBJS := $(LIB_OBJS) $(SERVER_OBJS) $(UNIT_SRCS:.c=.o) $(FUZZ_SRCS:.c=.o) \
+OBJS := $(LIB_OBJS) $(SERVER_OBJS) $(AGENT_LIB_OBJS) $(AGENT_OBJS) \
+	$(UNIT_SRCS:.c=.o) $(FUZZ_SRCS:.c=.o) \
 	t/fuzz/fuzz-main.o
 
 MAN_PAGES := $(wildcard man/*.[1-8])
@@ -72,9 +80,9 @@ RF_DEFS = -DRF_VERSION='"$(VERSION)"' \
 
 ALL_CPPFLAGS = -I. -Icommon $(RF_DEFS) \
 	$(LWS_CFLAGS) $(SSL_CFLAGS) $(LMDB_CFLAGS) $(YAML_CFLAGS) $(CPPFLAGS)
-# The C tests include t/lib/tap.h.
+# The C tests include t/lib/tap.h, and may test the agent library.
 TEST_OBJS = $(UNIT_SRCS:.c=.o) $(FUZZ_SRCS:.c=.o) t/fuzz/fuzz-main.o $(FUZZ_OBJS)
-$(TEST_OBJS): ALL_CPPFLAGS += -It/lib
+$(TEST_OBJS): ALL_CPPFLAGS += -It/lib -Iagent
 
 ALL_CFLAGS = $(STD_CFLAGS) $(CFLAGS) $(WARN_CFLAGS) $(HARDEN_CFLAGS) $(SAN_FLAGS)
 ALL_LDFLAGS = $(LDFLAGS) $(SAN_FLAGS)
@@ -136,7 +144,7 @@ MAKEFLAGS += --no-builtin-rules
 
 # --- Building ---------------------------------------------------------------
 
-all:: $(LIB) $(PROGRAMS) $(UNIT_PROGS) $(FUZZ_REPLAY)
+all:: $(LIB) $(AGENT_LIB) $(PROGRAMS) $(UNIT_PROGS) $(FUZZ_REPLAY)
 
 $(BUILD_FLAGS): FORCE
 	@flags='$(subst ','\'',$(TRACK_FLAGS))'; \
@@ -154,8 +162,14 @@ $(LIB): $(LIB_OBJS)
 server/reflectord: $(SERVER_OBJS) $(LIB)
 	$(QUIET_LINK)$(CC) $(ALL_LDFLAGS) -o $@ $(SERVER_OBJS) $(LIB) $(ALL_LIBS)
 
-$(UNIT_PROGS): %: %.o $(LIB)
-	$(QUIET_LINK)$(CC) $(ALL_LDFLAGS) -o $@ $< $(LIB) $(ALL_LIBS)
+$(AGENT_LIB): $(AGENT_LIB_OBJS)
+	$(QUIET_AR)rm -f $@ && $(AR) rcs $@ $^
+
+agent/reflector-agent: $(AGENT_OBJS) $(AGENT_LIB) $(LIB)
+	$(QUIET_LINK)$(CC) $(ALL_LDFLAGS) -o $@ $(AGENT_OBJS) $(AGENT_LIB) $(LIB) $(ALL_LIBS)
+
+$(UNIT_PROGS): %: %.o $(AGENT_LIB) $(LIB)
+	$(QUIET_LINK)$(CC) $(ALL_LDFLAGS) -o $@ $< $(AGENT_LIB) $(LIB) $(ALL_LIBS)
 
 $(FUZZ_REPLAY): %-replay: %.o t/fuzz/fuzz-main.o $(LIB)
 	$(QUIET_LINK)$(CC) $(ALL_LDFLAGS) -o $@ $*.o t/fuzz/fuzz-main.o $(LIB) $(ALL_LIBS)
@@ -199,7 +213,7 @@ endif
 
 # --- Installing -------------------------------------------------------------
 
-install: $(PROGRAMS) conf/reflector.yml conf/reflectord.service
+install: $(PROGRAMS) conf/reflector.yml conf/reflector-agent.yml conf/reflectord.service
 	$(INSTALL) -d -m 755 '$(DESTDIR)$(sbindir)'
 	$(INSTALL) -m 755 $(PROGRAMS) '$(DESTDIR)$(sbindir)/'
 	@set -e; for page in $(MAN_PAGES); do \
@@ -211,6 +225,8 @@ install: $(PROGRAMS) conf/reflector.yml conf/reflectord.service
 	$(INSTALL) -d -m 755 '$(DESTDIR)$(sysconfdir)/reflector'
 	$(SUBST) conf/reflector.yml >'$(DESTDIR)$(sysconfdir)/reflector/reflector.yml.example'
 	chmod 644 '$(DESTDIR)$(sysconfdir)/reflector/reflector.yml.example'
+	$(SUBST) conf/reflector-agent.yml >'$(DESTDIR)$(sysconfdir)/reflector/reflector-agent.yml.example'
+	chmod 644 '$(DESTDIR)$(sysconfdir)/reflector/reflector-agent.yml.example'
 	@# The live config is the admin's: written once, never overwritten.
 	@conf='$(DESTDIR)$(sysconfdir)/reflector/reflector.yml'; \
 	if test -e "$$conf"; then \
@@ -238,6 +254,7 @@ uninstall:
 		echo "rm -f $$conf"; rm -f "$$conf"; \
 	fi
 	rm -f '$(DESTDIR)$(sysconfdir)/reflector/reflector.yml.example'
+	rm -f '$(DESTDIR)$(sysconfdir)/reflector/reflector-agent.yml.example'
 	rm -f '$(DESTDIR)$(systemdsystemunitdir)/reflectord.service'
 	@# Directories go only when empty: the state directory holds the registry.
 	-@rmdir '$(DESTDIR)$(sysconfdir)/reflector' \
@@ -246,7 +263,7 @@ uninstall:
 # --- Cleaning ---------------------------------------------------------------
 
 clean:
-	rm -f common/*.[oad] server/*.[od] agent/*.[od] t/unit/*.[od] t/fuzz/*.[od]
+	rm -f common/*.[oad] server/*.[od] agent/*.[oad] t/unit/*.[od] t/fuzz/*.[od]
 	rm -f $(PROGRAMS) $(UNIT_PROGS) $(FUZZ_REPLAY) $(FUZZ_PROGS) $(BUILD_FLAGS)
 	rm -rf $(FUZZ_OBJDIR) t/trash.*
 

@@ -1,0 +1,877 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * One device's tunnel: the WebSocket to the reflector (subprotocol
+ * com.appinf.webtunnel.server/1.0) and the channels it carries, each a raw
+ * lws client connection to the device's target host (WEBTUNNEL.md §2-3).
+ *
+ * Lifecycle.  agent_tunnel_connect starts the WebSocket; the handshake
+ * sends the credentials and one X-PTTH-Set-Property header per property,
+ * and refuses a 101 without the exact subprotocol.  The reflector opens a
+ * channel with OPEN_REQUEST; a port outside the allow-list gets OPEN_FAULT
+ * at once, others a connection to the target and OPEN_CONFIRM when it is
+ * up, or OPEN_FAULT when it fails or takes longer than connect_timeout.
+ * Then DATA flows both ways.  CLOSE is a half-close: from the reflector it
+ * becomes shutdown(SHUT_WR) on the target once what is queued is written;
+ * when the target closes, what it sent is relayed and then CLOSE.  ERROR
+ * aborts a channel.  A channel is freed once both directions are done.
+ * When the tunnel goes, every channel goes with it.
+ *
+ * Races.  lws may call back from inside lws_client_connect_via_info (a
+ * connect that fails at once), so a channel being connected is marked
+ * in_connect and freed only by the caller.  A channel freed while its
+ * target connection is still open detaches itself (opaque pointer NULL)
+ * and asks lws to close it; the callbacks of a detached wsi do nothing.
+ *
+ * Frames to the reflector never carry more than 2048 payload bytes: a
+ * stock reflector may rely on it.  The order on the tunnel is: pending
+ * faults and errors, then the channels in turn, each sending its
+ * OPEN_CONFIRM before its data and its CLOSE after it.
+ */
+#include <sys/socket.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libwebsockets.h>
+
+#include "agent-int.h"
+#include "err.h"
+#include "log.h"
+#include "rfagent.h"
+#include "wt.h"
+
+#define TUNNEL_TX_MAX		(RF_WT_STOCK_PAYLOAD_MAX + 6)
+#define TARGET_WRITE_MAX	(16 * 1024)
+
+static int	tunnel_cb(struct lws *, enum lws_callback_reasons, void *,
+		    void *, size_t);
+static int	target_cb(struct lws *, enum lws_callback_reasons, void *,
+		    void *, size_t);
+
+const struct lws_protocols rf_agent_tunnel_protocols[] = {
+	/*
+	 * rx_buffer_size stays small: it is allocated per connection up
+	 * front, and an idle tunnel should cost little (PLATFORM-NOTES).
+	 * tx_packet_size covers the largest frame, so lws never splits one.
+	 */
+	{ AGENT_TUNNEL_PROTO, tunnel_cb, 0, 4096, 0, NULL, 4096 },
+	{ NULL, NULL, 0, 0, 0, NULL, 0 }
+};
+
+const struct lws_protocols rf_agent_target_protocols[] = {
+	{ AGENT_TARGET_PROTO, target_cb, 0, 0, 0, NULL, 0 },
+	{ NULL, NULL, 0, 0, 0, NULL, 0 }
+};
+
+/* -------------------------------------------------------------- queue -- */
+
+static void
+q_init(struct agent_q *q)
+{
+	STAILQ_INIT(&q->chunks);
+	q->bytes = 0;
+}
+
+static int
+q_put(struct agent_q *q, const void *data, size_t len)
+{
+	struct agent_chunk *c;
+
+	if (len == 0)
+		return 0;
+	if ((c = malloc(sizeof(*c) + len)) == NULL)
+		return RF_ERR_NOMEM;
+	memcpy(c->data, data, len);
+	c->len = len;
+	c->off = 0;
+	STAILQ_INSERT_TAIL(&q->chunks, c, entry);
+	q->bytes += len;
+	return 0;
+}
+
+/* Copies up to max bytes out of the queue; returns how many. */
+static size_t
+q_get(struct agent_q *q, unsigned char *buf, size_t max)
+{
+	struct agent_chunk *c;
+	size_t n, got = 0;
+
+	while (got < max && (c = STAILQ_FIRST(&q->chunks)) != NULL) {
+		n = c->len - c->off;
+		if (n > max - got)
+			n = max - got;
+		memcpy(buf + got, c->data + c->off, n);
+		got += n;
+		c->off += n;
+		if (c->off == c->len) {
+			STAILQ_REMOVE_HEAD(&q->chunks, entry);
+			free(c);
+		}
+	}
+	q->bytes -= got;
+	return got;
+}
+
+static void
+q_clear(struct agent_q *q)
+{
+	struct agent_chunk *c;
+
+	while ((c = STAILQ_FIRST(&q->chunks)) != NULL) {
+		STAILQ_REMOVE_HEAD(&q->chunks, entry);
+		free(c);
+	}
+	q->bytes = 0;
+}
+
+/* ----------------------------------------------------------- channels -- */
+
+static struct agent_chan *
+chan_find(struct agent_dev *d, uint16_t id)
+{
+	struct agent_chan *c;
+
+	TAILQ_FOREACH(c, &d->chans, entry)
+		if (c->id == id)
+			return c;
+	return NULL;
+}
+
+static void
+want_write(struct agent_dev *d)
+{
+	if (d->wsi != NULL)
+		lws_callback_on_writable(d->wsi);
+}
+
+static void
+ctrl_put(struct agent_dev *d, uint8_t op, uint16_t channel, uint16_t arg)
+{
+	struct agent_ctrl *f;
+
+	if ((f = calloc(1, sizeof(*f))) == NULL) {
+		error("%s: out of memory: dropping the tunnel", d->conf.id);
+		if (d->wsi != NULL)
+			lws_set_timeout(d->wsi, 1, LWS_TO_KILL_ASYNC);
+		return;
+	}
+	f->op = op;
+	f->channel = channel;
+	f->arg = arg;
+	STAILQ_INSERT_TAIL(&d->ctrl, f, entry);
+	want_write(d);
+}
+
+/* The tunnel reads again once no channel is over its high water mark. */
+static void
+chan_unover(struct agent_chan *c)
+{
+	struct agent_dev *d = c->dev;
+
+	if (!c->over)
+		return;
+	c->over = 0;
+	if (--d->nover == 0 && d->paused && d->wsi != NULL) {
+		d->paused = 0;
+		lws_rx_flow_control(d->wsi, 1);
+	}
+}
+
+/* Frees a channel; its target connection, if any, is closed by lws. */
+static void
+chan_free(struct agent_chan *c)
+{
+	struct agent_dev *d = c->dev;
+
+	if (c->wsi != NULL) {
+		lws_set_opaque_user_data(c->wsi, NULL);
+		lws_set_timeout(c->wsi, 1, LWS_TO_KILL_ASYNC);
+		c->wsi = NULL;
+	}
+	chan_unover(c);
+	if (d->next == c)
+		d->next = TAILQ_NEXT(c, entry);
+	TAILQ_REMOVE(&d->chans, c, entry);
+	q_clear(&c->to_target);
+	q_clear(&c->to_tunnel);
+	if (d->st.open_channels > 0)
+		d->st.open_channels--;
+	free(c);
+}
+
+/* Aborts a channel: the reflector gets op (OPEN_FAULT or ERROR) with err. */
+static void
+chan_abort(struct agent_chan *c, uint8_t op, uint16_t err)
+{
+	struct agent_dev *d = c->dev;
+
+	if (op == RF_WT_OPEN_FAULT)
+		d->st.refused++;
+	ctrl_put(d, op, c->id, err);
+	chan_free(c);
+}
+
+/* Frees the channel if both directions are done. */
+static void
+chan_maybe_done(struct agent_chan *c)
+{
+	if (c->close_sent && c->target_gone && c->to_tunnel.bytes == 0)
+		chan_free(c);
+}
+
+static int
+port_allowed(const struct agent_dev *d, uint16_t port, int *tls)
+{
+	const struct rf_agent_port *p;
+	size_t i;
+
+	*tls = 0;
+	for (i = 0; i < d->conf.nports; i++) {
+		p = &d->conf.ports[i];
+		if (p->port != port)
+			continue;
+		*tls = p->tls || (d->conf.https_target && p->name != NULL &&
+		    strcmp(p->name, "http") == 0);
+		return 1;
+	}
+	return 0;
+}
+
+static uint16_t
+fault_code(const char *why)
+{
+	if (why != NULL && (strstr(why, "timeout") != NULL ||
+	    strstr(why, "timed out") != NULL))
+		return RF_WT_ERR_TIMEOUT;
+	if (why != NULL && (strstr(why, "refused") != NULL ||
+	    strstr(why, "connect failed") != NULL))
+		return RF_WT_ERR_CONN_REFUSED;
+	return RF_WT_ERR_CONN_REFUSED;
+}
+
+static void
+chan_open(struct agent_dev *d, uint16_t id, uint16_t port)
+{
+	struct lws_client_connect_info ci;
+	struct agent_chan *c;
+	int tls;
+
+	if (id == 0) {
+		ctrl_put(d, RF_WT_ERROR, id, RF_WT_ERR_PROTOCOL);
+		return;
+	}
+	if (chan_find(d, id) != NULL) {
+		d->st.refused++;
+		ctrl_put(d, RF_WT_OPEN_FAULT, id, RF_WT_ERR_CHANNEL_IN_USE);
+		return;
+	}
+	if (!port_allowed(d, port, &tls)) {
+		logit("%s: channel %u: port %u is not in the allow-list",
+		    d->conf.id, id, port);
+		d->st.refused++;
+		ctrl_put(d, RF_WT_OPEN_FAULT, id, RF_WT_ERR_NOT_FORWARDED);
+		return;
+	}
+	if ((c = calloc(1, sizeof(*c))) == NULL) {
+		d->st.refused++;
+		ctrl_put(d, RF_WT_OPEN_FAULT, id, RF_WT_ERR_SOCKET);
+		return;
+	}
+	c->dev = d;
+	c->id = id;
+	c->port = port;
+	c->state = CHAN_CONNECTING;
+	c->deadline = lws_now_usecs() +
+	    (int64_t)d->agent->s.connect_timeout * LWS_US_PER_SEC;
+	q_init(&c->to_target);
+	q_init(&c->to_tunnel);
+	TAILQ_INSERT_TAIL(&d->chans, c, entry);
+	d->st.open_channels++;
+
+	memset(&ci, 0, sizeof(ci));
+	ci.context = d->agent->ctx;
+	ci.vhost = d->agent->vh_target;
+	ci.address = d->conf.target_host;
+	ci.port = port;
+	ci.host = d->conf.target_host;
+	ci.method = "RAW";
+	ci.local_protocol_name = AGENT_TARGET_PROTO;
+	ci.opaque_user_data = c;
+	ci.pwsi = &c->wsi;
+	/* A device's own web server has a self-signed certificate, mostly. */
+	if (tls)
+		ci.ssl_connection = LCCSCF_USE_SSL | LCCSCF_ALLOW_SELFSIGNED |
+		    LCCSCF_SKIP_SERVER_CERT_HOSTNAME_CHECK |
+		    LCCSCF_ALLOW_EXPIRED | LCCSCF_ALLOW_INSECURE;
+	debug("%s: channel %u: connecting to %s:%u%s", d->conf.id, id,
+	    d->conf.target_host, port, tls ? " (TLS)" : "");
+	c->in_connect = 1;
+	if (lws_client_connect_via_info(&ci) == NULL) {
+		c->wsi = NULL;
+		if (c->fault == 0)
+			c->fault = RF_WT_ERR_SOCKET;
+	}
+	c->in_connect = 0;
+	if (c->fault != 0) {
+		logit("%s: channel %u: cannot connect to %s:%u: %s",
+		    d->conf.id, id, d->conf.target_host, port,
+		    rf_wt_error_name((uint16_t)c->fault));
+		chan_abort(c, RF_WT_OPEN_FAULT, (uint16_t)c->fault);
+	}
+}
+
+/* DATA from the reflector for the target. */
+static void
+chan_data(struct agent_dev *d, struct agent_chan *c, const void *p,
+    size_t len)
+{
+	if (c->peer_closed) {
+		chan_abort(c, RF_WT_ERROR, RF_WT_ERR_PROTOCOL);
+		return;
+	}
+	if (c->target_gone)
+		return;		/* in flight when the target closed */
+	if (q_put(&c->to_target, p, len) != 0) {
+		chan_abort(c, RF_WT_ERROR, RF_WT_ERR_SOCKET);
+		return;
+	}
+	d->st.bytes_in += len;
+	if (c->wsi != NULL && c->state == CHAN_OPEN)
+		lws_callback_on_writable(c->wsi);
+	/*
+	 * The protocol has no per-channel window, so a slow target can only
+	 * be protected by reading less from the whole tunnel.
+	 */
+	if (!c->over && c->to_target.bytes > AGENT_Q_HIGH) {
+		c->over = 1;
+		if (d->nover++ == 0 && !d->paused && d->wsi != NULL) {
+			d->paused = 1;
+			lws_rx_flow_control(d->wsi, 0);
+		}
+	}
+}
+
+/* CLOSE from the reflector: FIN to the target once the queue is out. */
+static void
+chan_peer_close(struct agent_chan *c)
+{
+	c->peer_closed = 1;
+	if (c->target_gone) {
+		chan_maybe_done(c);
+		return;
+	}
+	if (c->wsi != NULL && c->state == CHAN_OPEN)
+		lws_callback_on_writable(c->wsi);
+}
+
+/* ------------------------------------------------------------- frames -- */
+
+static void
+handle_frame(struct agent_dev *d, const unsigned char *msg, size_t len)
+{
+	struct rf_wt_frame f;
+	struct agent_chan *c;
+	int r;
+
+	if ((r = rf_wt_decode(msg, len, &f)) != 0) {
+		if (r == RF_ERR_INVAL)
+			ctrl_put(d, RF_WT_ERROR, f.channel, RF_WT_ERR_PROTOCOL);
+		else
+			verbose("%s: malformed frame of %zu bytes ignored",
+			    d->conf.id, len);
+		return;
+	}
+	debug3("%s: %s channel %u arg %u, %zu bytes", d->conf.id,
+	    rf_wt_op_name(f.op), f.channel, f.arg, f.len);
+	if (f.op == RF_WT_OPEN_REQUEST) {
+		chan_open(d, f.channel, f.arg);
+		return;
+	}
+	c = chan_find(d, f.channel);
+	switch (f.op) {
+	case RF_WT_DATA:
+		if (c != NULL)
+			chan_data(d, c, f.payload, f.len);
+		else
+			debug("%s: data for closed channel %u dropped",
+			    d->conf.id, f.channel);
+		break;
+	case RF_WT_CLOSE:
+		if (c != NULL)
+			chan_peer_close(c);
+		break;
+	case RF_WT_ERROR:
+		if (c != NULL) {
+			debug("%s: channel %u aborted by the reflector: %s",
+			    d->conf.id, f.channel, rf_wt_error_name(f.arg));
+			chan_free(c);
+		}
+		break;
+	default:
+		/* OPEN_CONFIRM, OPEN_FAULT, PROP_UPDATE go the other way. */
+		ctrl_put(d, RF_WT_ERROR, f.channel, RF_WT_ERR_PROTOCOL);
+		break;
+	}
+}
+
+/* Reassembles a message that lws delivers in pieces. */
+static int
+tunnel_rx(struct agent_dev *d, struct lws *wsi, const void *in, size_t len)
+{
+	if (lws_is_first_fragment(wsi))
+		d->rxlen = 0;
+	if (d->rxlen + len > AGENT_RX_MAX) {
+		error("%s: the reflector sent a message larger than %d bytes; "
+		    "reconnecting", d->conf.id, AGENT_RX_MAX);
+		return -1;
+	}
+	if (d->rx == NULL && (d->rx = malloc(AGENT_RX_MAX)) == NULL) {
+		error("%s: out of memory", d->conf.id);
+		return -1;
+	}
+	memcpy(d->rx + d->rxlen, in, len);
+	d->rxlen += len;
+	if (!lws_is_final_fragment(wsi) || lws_remaining_packet_payload(wsi))
+		return 0;
+	if (!lws_frame_is_binary(wsi))
+		verbose("%s: text message ignored", d->conf.id);
+	else
+		handle_frame(d, d->rx, d->rxlen);
+	d->rxlen = 0;
+	return 0;
+}
+
+/*
+ * The next frame for the tunnel into buf (room for TUNNEL_TX_MAX); its
+ * length, or 0 if nothing is waiting.
+ */
+static size_t
+next_frame(struct agent_dev *d, unsigned char *buf)
+{
+	struct agent_chan *c, *start;
+	struct agent_ctrl *f;
+	size_t hl, n;
+
+	if ((f = STAILQ_FIRST(&d->ctrl)) != NULL) {
+		STAILQ_REMOVE_HEAD(&d->ctrl, entry);
+		n = rf_wt_encode_header(buf, f->op, f->channel, f->arg);
+		free(f);
+		return n;
+	}
+	if ((start = d->next) == NULL)
+		start = TAILQ_FIRST(&d->chans);
+	for (c = start; c != NULL; ) {
+		d->next = TAILQ_NEXT(c, entry);
+		if (c->confirm) {
+			c->confirm = 0;
+			return rf_wt_encode_header(buf, RF_WT_OPEN_CONFIRM,
+			    c->id, 0);
+		}
+		if (c->state == CHAN_OPEN && c->to_tunnel.bytes > 0) {
+			hl = rf_wt_encode_header(buf, RF_WT_DATA, c->id, 0);
+			n = q_get(&c->to_tunnel, buf + hl,
+			    RF_WT_STOCK_PAYLOAD_MAX);
+			d->st.bytes_out += n;
+			if (c->paused && c->wsi != NULL &&
+			    c->to_tunnel.bytes < AGENT_Q_LOW) {
+				c->paused = 0;
+				lws_rx_flow_control(c->wsi, 1);
+			}
+			return hl + n;
+		}
+		if (c->target_gone && !c->close_sent &&
+		    c->to_tunnel.bytes == 0) {
+			c->close_sent = 1;
+			n = rf_wt_encode_header(buf, RF_WT_CLOSE, c->id, 0);
+			chan_maybe_done(c);
+			return n;
+		}
+		c = d->next;
+		if (c == NULL && start != TAILQ_FIRST(&d->chans))
+			c = TAILQ_FIRST(&d->chans);
+		if (c == start)
+			break;
+	}
+	return 0;
+}
+
+static int
+tunnel_writeable(struct agent_dev *d, struct lws *wsi)
+{
+	unsigned char buf[LWS_PRE + TUNNEL_TX_MAX];
+	size_t n;
+
+	if (d->ping_due) {
+		d->ping_due = 0;
+		if (lws_write(wsi, buf + LWS_PRE, 0, LWS_WRITE_PING) < 0)
+			return -1;
+		d->last_tx = lws_now_usecs();
+	}
+	while (!lws_send_pipe_choked(wsi)) {
+		if ((n = next_frame(d, buf + LWS_PRE)) == 0)
+			return 0;
+		if (lws_write(wsi, buf + LWS_PRE, n, LWS_WRITE_BINARY) <
+		    (int)n)
+			return -1;
+		d->last_tx = lws_now_usecs();
+	}
+	lws_callback_on_writable(wsi);
+	return 0;
+}
+
+/* ---------------------------------------------------------- handshake -- */
+
+static int
+append_headers(struct agent_dev *d, char **p, size_t room)
+{
+	char auth[512], b64[700], *end = *p + room;
+	int n;
+
+	n = snprintf(auth, sizeof(auth), "%s@%s:%s", d->conf.id,
+	    d->conf.group, d->conf.password);
+	if (n < 0 || (size_t)n >= sizeof(auth) ||
+	    lws_b64_encode_string(auth, n, b64, sizeof(b64)) < 0)
+		goto toolong;
+	explicit_bzero(auth, sizeof(auth));
+	n = snprintf(*p, (size_t)(end - *p), "Authorization: Basic %s\r\n",
+	    b64);
+	explicit_bzero(b64, sizeof(b64));
+	if (n < 0 || n >= end - *p)
+		goto toolong;
+	*p += n;
+	if ((n = rf_agent_property_headers(&d->conf, *p,
+	    (size_t)(end - *p))) < 0)
+		goto toolong;
+	*p += n;
+	n = snprintf(*p, (size_t)(end - *p), "X-WebTunnel-KeepAlive: %d\r\n"
+	    "User-Agent: reflector-agent/%s\r\n", d->agent->s.keepalive,
+#ifdef RF_VERSION
+	    RF_VERSION
+#else
+	    "0"
+#endif
+	    );
+	if (n < 0 || n >= end - *p)
+		goto toolong;
+	*p += n;
+	return 0;
+toolong:
+	snprintf(d->st.last_error, sizeof(d->st.last_error),
+	    "the handshake headers do not fit");
+	d->reason_set = 1;
+	return -1;
+}
+
+/* A 101 must name our subprotocol exactly, as a stock agent requires. */
+static int
+check_upgrade(struct agent_dev *d, struct lws *wsi)
+{
+	char proto[128];
+
+	if (lws_hdr_copy(wsi, proto, sizeof(proto), WSI_TOKEN_PROTOCOL) < 0)
+		proto[0] = '\0';
+	if (strcmp(proto, AGENT_TUNNEL_PROTO) == 0)
+		return 0;
+	snprintf(d->st.last_error, sizeof(d->st.last_error),
+	    "the reflector answered 101 with subprotocol '%.64s', not '%s'",
+	    proto, AGENT_TUNNEL_PROTO);
+	d->reason_set = 1;
+	return -1;
+}
+
+/* Turns lws's connection error into a sentence for the log. */
+static void
+connect_error(struct agent_dev *d, struct lws *wsi, const char *in)
+{
+	char reason[160];
+	int status = wsi != NULL ? (int)lws_http_client_http_response(wsi) : 0;
+
+	if (d->reason_set)
+		return;
+	reason[0] = '\0';
+	if (wsi != NULL && lws_hdr_custom_copy(wsi, reason,
+	    (int)sizeof(reason), "x-ptth-error:", 13) < 0)
+		reason[0] = '\0';
+	if (in != NULL && strcmp(in, "proxy not h1") == 0)
+		snprintf(d->st.last_error, sizeof(d->st.last_error),
+		    "the proxy refused the CONNECT (407 Proxy Authentication "
+		    "Required? check proxy.username and proxy.password), or "
+		    "its answer came in pieces lws cannot read");
+	else if (status >= 300 && reason[0] != '\0')
+		snprintf(d->st.last_error, sizeof(d->st.last_error),
+		    "the reflector answered %d: %s", status, reason);
+	else if (status >= 300)
+		snprintf(d->st.last_error, sizeof(d->st.last_error),
+		    "the reflector answered %d%s", status, status == 401 ?
+		    " (check the id, group and password)" : "");
+	else
+		snprintf(d->st.last_error, sizeof(d->st.last_error), "%s",
+		    in != NULL ? in : "connection failed");
+	d->reason_set = 1;
+}
+
+static void
+tunnel_gone(struct agent_dev *d, struct lws *wsi, const char *why)
+{
+	struct agent_chan *c;
+	struct agent_ctrl *f;
+
+	if (d->wsi != wsi && d->wsi != NULL)
+		return;
+	d->wsi = NULL;
+	d->cwsi = NULL;
+	while ((c = TAILQ_FIRST(&d->chans)) != NULL)
+		chan_free(c);
+	while ((f = STAILQ_FIRST(&d->ctrl)) != NULL) {
+		STAILQ_REMOVE_HEAD(&d->ctrl, entry);
+		free(f);
+	}
+	free(d->rx);
+	d->rx = NULL;
+	d->rxlen = 0;
+	d->nover = 0;
+	d->paused = 0;
+	d->next = NULL;
+	agent_dev_down(d, why);
+}
+
+static int
+tunnel_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user,
+    void *in, size_t len)
+{
+	struct agent_dev *d = lws_get_opaque_user_data(wsi);
+
+	if (d == NULL)
+		return reason == LWS_CALLBACK_CLIENT_WRITEABLE ? -1 : 0;
+	switch (reason) {
+	case LWS_CALLBACK_CLIENT_APPEND_HANDSHAKE_HEADER:
+		return append_headers(d, (char **)in, len);
+	case LWS_CALLBACK_CLIENT_FILTER_PRE_ESTABLISH:
+		return check_upgrade(d, wsi);
+	case LWS_CALLBACK_CLIENT_ESTABLISHED:
+		d->wsi = wsi;
+		d->last_rx = d->last_tx = lws_now_usecs();
+		agent_dev_up(d);
+		break;
+	case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
+		connect_error(d, wsi, in);
+		tunnel_gone(d, wsi, d->st.last_error);
+		break;
+	case LWS_CALLBACK_CLIENT_RECEIVE:
+		d->last_rx = lws_now_usecs();
+		return tunnel_rx(d, wsi, in, len);
+	case LWS_CALLBACK_CLIENT_RECEIVE_PONG:
+		d->last_rx = lws_now_usecs();
+		break;
+	case LWS_CALLBACK_CLIENT_WRITEABLE:
+		return tunnel_writeable(d, wsi);
+	case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
+		if (!d->reason_set) {
+			snprintf(d->st.last_error, sizeof(d->st.last_error),
+			    "the reflector closed the tunnel");
+			d->reason_set = 1;
+		}
+		break;
+	case LWS_CALLBACK_CLIENT_CLOSED:
+		tunnel_gone(d, wsi, d->reason_set ? d->st.last_error :
+		    "the connection closed");
+		break;
+	default:
+		break;
+	}
+	(void)user;
+	return 0;
+}
+
+void
+agent_tunnel_connect(struct agent_dev *d)
+{
+	struct rf_agent *a = d->agent;
+	struct lws_client_connect_info ci;
+
+	memset(&ci, 0, sizeof(ci));
+	ci.context = a->ctx;
+	ci.vhost = a->vh_tunnel;
+	ci.address = a->url.host;
+	ci.port = a->url.port;
+	ci.path = a->url.path;
+	ci.host = a->url.host;
+	ci.origin = a->url.host;
+	ci.protocol = AGENT_TUNNEL_PROTO;
+	ci.local_protocol_name = AGENT_TUNNEL_PROTO;
+	ci.ietf_version_or_minus_one = -1;
+	ci.ssl_connection = a->url.tls ? LCCSCF_USE_SSL : 0;
+	ci.opaque_user_data = d;
+	ci.pwsi = &d->cwsi;
+	d->reason_set = 0;
+	d->st.last_error[0] = '\0';
+	d->established = 0;
+	d->st.state = RF_AGENT_CONNECTING;
+	verbose("%s: connecting to %s", d->conf.id, a->s.reflector);
+	/* d->wsi is set only on ESTABLISHED; until then lws owns it. */
+	d->wsi = NULL;
+	if (lws_client_connect_via_info(&ci) == NULL && !d->reason_set) {
+		snprintf(d->st.last_error, sizeof(d->st.last_error),
+		    "cannot start a connection to %.200s", a->url.host);
+		d->reason_set = 1;
+		tunnel_gone(d, NULL, d->st.last_error);
+	}
+}
+
+void
+agent_tunnel_drop(struct agent_dev *d)
+{
+	struct lws *wsi = d->wsi != NULL ? d->wsi : d->cwsi;
+	struct agent_chan *c;
+	struct agent_ctrl *f;
+
+	while ((c = TAILQ_FIRST(&d->chans)) != NULL)
+		chan_free(c);
+	while ((f = STAILQ_FIRST(&d->ctrl)) != NULL) {
+		STAILQ_REMOVE_HEAD(&d->ctrl, entry);
+		free(f);
+	}
+	free(d->rx);
+	d->rx = NULL;
+	d->wsi = NULL;
+	d->cwsi = NULL;
+	if (wsi != NULL) {
+		lws_set_opaque_user_data(wsi, NULL);
+		lws_set_timeout(wsi, 1, LWS_TO_KILL_ASYNC);
+	}
+}
+
+void
+agent_tunnel_tick(struct agent_dev *d, int64_t now)
+{
+	int64_t ka = (int64_t)d->agent->s.keepalive * LWS_US_PER_SEC;
+	struct agent_chan *c, *tc;
+
+	if (d->wsi == NULL)
+		return;
+	/* The reflector answers every PING, so silence means it is gone. */
+	if (now - d->last_rx > 2 * ka + 10 * LWS_US_PER_SEC) {
+		snprintf(d->st.last_error, sizeof(d->st.last_error),
+		    "no answer from the reflector for %lld s",
+		    (long long)((now - d->last_rx) / LWS_US_PER_SEC));
+		d->reason_set = 1;
+		lws_set_timeout(d->wsi, 1, LWS_TO_KILL_ASYNC);
+		return;
+	}
+	if ((now - d->last_tx >= ka || now - d->last_rx >= ka) &&
+	    now - d->last_ping >= ka) {
+		d->last_ping = now;
+		d->ping_due = 1;
+		want_write(d);
+	}
+	for (c = TAILQ_FIRST(&d->chans); c != NULL; c = tc) {
+		tc = TAILQ_NEXT(c, entry);
+		if (c->state != CHAN_CONNECTING || now < c->deadline)
+			continue;
+		logit("%s: channel %u: connecting to %s:%u timed out",
+		    d->conf.id, c->id, d->conf.target_host, c->port);
+		chan_abort(c, RF_WT_OPEN_FAULT, RF_WT_ERR_TIMEOUT);
+	}
+}
+
+/* ------------------------------------------------------------- target -- */
+
+static int
+target_writeable(struct agent_chan *c, struct lws *wsi)
+{
+	unsigned char buf[TARGET_WRITE_MAX];
+	size_t n;
+
+	while (c->to_target.bytes > 0 && !lws_send_pipe_choked(wsi)) {
+		n = q_get(&c->to_target, buf, sizeof(buf));
+		if (lws_write(wsi, buf, n, LWS_WRITE_RAW) < (int)n)
+			return -1;
+	}
+	if (c->to_target.bytes < AGENT_Q_LOW)
+		chan_unover(c);
+	if (c->to_target.bytes > 0) {
+		lws_callback_on_writable(wsi);
+		return 0;
+	}
+	/*
+	 * lws cannot half-close a raw socket, but it only needs to not read
+	 * 0 itself: the FIN is ours to send.
+	 */
+	if (c->peer_closed && !c->shut_wr) {
+		c->shut_wr = 1;
+		if (shutdown(lws_get_socket_fd(wsi), SHUT_WR) == -1)
+			debug("%s: channel %u: shutdown: %s", c->dev->conf.id,
+			    c->id, strerror(errno));
+	}
+	return 0;
+}
+
+static int
+target_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user,
+    void *in, size_t len)
+{
+	struct agent_chan *c = lws_get_opaque_user_data(wsi);
+	struct agent_dev *d;
+
+	(void)user;
+	if (c == NULL) {
+		/* Detached: its channel is gone. */
+		return reason == LWS_CALLBACK_RAW_RX ||
+		    reason == LWS_CALLBACK_RAW_WRITEABLE ||
+		    reason == LWS_CALLBACK_RAW_CONNECTED ? -1 : 0;
+	}
+	d = c->dev;
+	switch (reason) {
+	case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
+		c->wsi = NULL;
+		lws_set_opaque_user_data(wsi, NULL);
+		c->fault = fault_code(in);
+		if (c->in_connect)
+			break;
+		logit("%s: channel %u: cannot connect to %s:%u: %s",
+		    d->conf.id, c->id, d->conf.target_host, c->port,
+		    in != NULL ? (const char *)in : "failed");
+		chan_abort(c, RF_WT_OPEN_FAULT, (uint16_t)c->fault);
+		break;
+	case LWS_CALLBACK_RAW_CONNECTED:
+		c->wsi = wsi;
+		c->state = CHAN_OPEN;
+		c->confirm = 1;
+		d->st.channels++;
+		debug("%s: channel %u: connected to port %u", d->conf.id,
+		    c->id, c->port);
+		want_write(d);
+		if (c->to_target.bytes > 0 || c->peer_closed)
+			lws_callback_on_writable(wsi);
+		break;
+	case LWS_CALLBACK_RAW_RX:
+		if (q_put(&c->to_tunnel, in, len) != 0) {
+			chan_abort(c, RF_WT_ERROR, RF_WT_ERR_SOCKET);
+			return -1;
+		}
+		if (!c->paused && c->to_tunnel.bytes > AGENT_Q_HIGH) {
+			c->paused = 1;
+			lws_rx_flow_control(wsi, 0);
+		}
+		want_write(d);
+		break;
+	case LWS_CALLBACK_RAW_WRITEABLE:
+		return target_writeable(c, wsi);
+	case LWS_CALLBACK_RAW_CLOSE:
+		debug("%s: channel %u: the target closed", d->conf.id, c->id);
+		lws_set_opaque_user_data(wsi, NULL);
+		c->wsi = NULL;
+		c->target_gone = 1;
+		q_clear(&c->to_target);
+		chan_unover(c);
+		if (c->close_sent)
+			chan_maybe_done(c);
+		else
+			want_write(d);
+		break;
+	default:
+		break;
+	}
+	return 0;
+}

@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+#
+# reflector-agent against reflectord: a device declared in reflector.yml
+# connects with its password through the WebTunnel upgrade on the portal
+# host, the reflector reports it online, and the agent logs that it is
+# connected.  Needs the reflector's device endpoint (server/); until that
+# exists this test fails.
+#
+# The device's secret in reflector.yml is written as the reflector will
+# store it; adjust DEVICE_SECRET once the format of device secrets (see
+# reflector.yml(5), "devices") is fixed.
+# shellcheck source=t/lib/test-lib.sh
+. "$(dirname "$0")/lib/test-lib.sh"
+
+AGENT=$RF_BUILD/agent/reflector-agent
+[ -x "$AGENT" ] || skip_all "reflector-agent is not built ($AGENT)"
+
+DEVICE_PASSWORD=dev1-s3cret
+DEVICE_SECRET=${DEVICE_SECRET:-$DEVICE_PASSWORD}
+
+cat >devices.yml <<EOT
+devices:
+  - id: dev1
+    group: default
+    secret: "$DEVICE_SECRET"
+EOT
+write_config "$TRASH/reflector.yml" devices.yml || bail "cannot write the config"
+start_reflectord || bail "reflectord did not start"
+
+cat >agent.yml <<EOT
+reflector: https://localhost:$HTTPS_PORT/
+ca_file: $TRASH/tls/ca.pem
+log:
+  level: debug1
+  target: file
+  file: $TRASH/agent.log
+devices:
+  - id: dev1
+    group: default
+    password: $DEVICE_PASSWORD
+    ports: [http: 80]
+EOT
+ok "the agent's config passes -t" "$AGENT" -t -c agent.yml
+"$AGENT" -f -c agent.yml 2>agent.stderr &
+APID=$!
+track_pid $APID
+
+agent_log_has() {
+	grep -Eq -- "$1" "$TRASH/agent.log" 2>/dev/null
+}
+
+ok "the agent logs 'connected'" wait_for 10 agent_log_has 'dev1: connected to'
+ok "reflectord logs 'device dev1 online'" wait_for 10 log_has 'device dev1 online'
+if ! agent_log_has 'dev1: connected to'; then
+	diag "--- the agent's log:"
+	diag "$(grep -v 'lws:' "$TRASH/agent.log" | tail -n 10)"
+fi
+
+kill -TERM "$APID"
+wait "$APID"
+is "$?" 0 "SIGTERM stops the agent with status 0"
+
+done_testing
