@@ -37,9 +37,11 @@ LIB := common/libreflector.a
 LIB_SRCS := $(wildcard common/*.c)
 LIB_OBJS := $(LIB_SRCS:.c=.o)
 
-# server/reflectorctl*.c will make a program of their own.
+# server/reflectorctl*.c make a program of their own, which shares the
+# password and secret hashes of server/auth.c with reflectord.
 SERVER_SRCS := $(filter-out server/reflectorctl%.c,$(wildcard server/*.c))
 SERVER_OBJS := $(SERVER_SRCS:.c=.o)
+CTL_OBJS := $(patsubst %.c,%.o,$(wildcard server/reflectorctl*.c)) server/auth.o
 
 # The agent is a library firmware can embed (every agent/*.c but main.c)
 # and the program reflector-agent built on it.
@@ -48,7 +50,7 @@ AGENT_LIB_SRCS := $(filter-out agent/main.c,$(wildcard agent/*.c))
 AGENT_LIB_OBJS := $(AGENT_LIB_SRCS:.c=.o)
 AGENT_OBJS := agent/main.o
 
-PROGRAMS := server/reflectord agent/reflector-agent
+PROGRAMS := server/reflectord agent/reflector-agent server/reflectorctl
 
 UNIT_SRCS := $(wildcard t/unit/*-test.c)
 UNIT_PROGS := $(UNIT_SRCS:.c=)
@@ -64,7 +66,7 @@ FUZZ_LIB := $(FUZZ_OBJDIR)/libreflector.a
 FUZZ_LIB_OBJS := $(addprefix $(FUZZ_OBJDIR)/,$(LIB_OBJS))
 FUZZ_OBJS := $(addprefix $(FUZZ_OBJDIR)/,$(FUZZ_SRCS:.c=.o))
 
-OBJS := $(LIB_OBJS) $(SERVER_OBJS) $(AGENT_LIB_OBJS) $(AGENT_OBJS) \
+OBJS := $(LIB_OBJS) $(SERVER_OBJS) $(CTL_OBJS) $(AGENT_LIB_OBJS) $(AGENT_OBJS) \
 	$(UNIT_SRCS:.c=.o) $(FUZZ_SRCS:.c=.o) \
 	t/fuzz/fuzz-main.o
 
@@ -162,8 +164,20 @@ $(LIB): $(LIB_OBJS)
 server/reflectord: $(SERVER_OBJS) $(LIB)
 	$(QUIET_LINK)$(CC) $(ALL_LDFLAGS) -o $@ $(SERVER_OBJS) $(LIB) $(ALL_LIBS)
 
+server/reflectorctl: $(CTL_OBJS) $(LIB)
+	$(QUIET_LINK)$(CC) $(ALL_LDFLAGS) -o $@ $(CTL_OBJS) $(LIB) $(ALL_LIBS)
+
 $(AGENT_LIB): $(AGENT_LIB_OBJS)
 	$(QUIET_AR)rm -f $@ && $(AR) rcs $@ $^
+
+# Test helpers for the end-to-end tests (t/4001-browser.t): a device web
+# server and a WebSocket client.  Built with everything, never installed.
+HELPERS := t/helpers/device-httpd t/helpers/ws-client
+OBJS += $(HELPERS:=.o)
+all:: $(HELPERS)
+
+$(HELPERS): %: %.o
+	$(QUIET_LINK)$(CC) $(ALL_LDFLAGS) -o $@ $< $(SSL_LIBS)
 
 agent/reflector-agent: $(AGENT_OBJS) $(AGENT_LIB) $(LIB)
 	$(QUIET_LINK)$(CC) $(ALL_LDFLAGS) -o $@ $(AGENT_OBJS) $(AGENT_LIB) $(LIB) $(ALL_LIBS)
@@ -264,6 +278,7 @@ uninstall:
 
 clean:
 	rm -f common/*.[oad] server/*.[od] agent/*.[oad] t/unit/*.[od] t/fuzz/*.[od]
+	rm -f t/helpers/*.[od] $(HELPERS)
 	rm -f $(PROGRAMS) $(UNIT_PROGS) $(FUZZ_REPLAY) $(FUZZ_PROGS) $(BUILD_FLAGS)
 	rm -rf $(FUZZ_OBJDIR) t/trash.*
 

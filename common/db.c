@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
- * The LMDB wrapper: opening the two environments with the right flags and
- * the routing map's operations.  The key schema is in db.h.
+ * The LMDB wrapper: opening the two environments with the right flags,
+ * the routing map's operations and the registry's sessions.  The key
+ * schema is in db.h.
  */
 #include <errno.h>
 #include <limits.h>
@@ -25,6 +26,7 @@ struct rf_db {
 	MDB_dbi	 devices;	/* registry */
 	MDB_dbi	 users;		/* registry */
 	MDB_dbi	 meta;		/* registry */
+	MDB_dbi	 sessions;	/* registry */
 	int	 kind;
 };
 
@@ -55,6 +57,9 @@ open_dbis(struct rf_db *db, int reset)
 			rc = mdb_dbi_open(txn, "users", MDB_CREATE, &db->users);
 		if (rc == 0)
 			rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &db->meta);
+		if (rc == 0)
+			rc = mdb_dbi_open(txn, "sessions", MDB_CREATE,
+			    &db->sessions);
 		if (rc == 0)
 			rc = mdb_put(txn, db->meta, &k, &d, 0);
 	}
@@ -287,5 +292,189 @@ rf_db_reader_check(struct rf_db *db, int *dead)
 	*dead = 0;
 	if ((rc = mdb_reader_check(db->env, dead)) != 0)
 		return db_err("reader_check", rc);
+	return 0;
+}
+
+/*
+ * Sessions.  A record of another size was written by another schema
+ * version: it is treated as absent (and purged), never half-read.
+ */
+static int
+session_read(MDB_txn *txn, MDB_dbi dbi, MDB_val *k, uint64_t now,
+    struct rf_session_rec *rec)
+{
+	MDB_val d;
+	int rc;
+
+	rc = mdb_get(txn, dbi, k, &d);
+	if (rc == MDB_NOTFOUND)
+		return RF_ERR_NOTFOUND;
+	if (rc != 0)
+		return db_err("get session", rc);
+	if (d.mv_size != sizeof(*rec))
+		return RF_ERR_NOTFOUND;
+	memcpy(rec, d.mv_data, sizeof(*rec));
+	rec->user[sizeof(rec->user) - 1] = '\0';
+	rec->scope[sizeof(rec->scope) - 1] = '\0';
+	if (rec->version != 1 || rec->expires <= now) {
+		memset(rec, 0, sizeof(*rec));
+		return RF_ERR_NOTFOUND;
+	}
+	return 0;
+}
+
+int
+rf_db_session_put(struct rf_db *db,
+    const unsigned char key[RF_DB_SESSION_KEY_LEN],
+    const struct rf_session_rec *rec)
+{
+	struct rf_session_rec v = *rec;
+	MDB_val k = { RF_DB_SESSION_KEY_LEN, (void *)key };
+	MDB_val d = { sizeof(v), &v };
+	MDB_txn *txn;
+	int rc;
+
+	if (db->kind != RF_DB_REGISTRY)
+		return RF_ERR_INVAL;
+	v.version = 1;
+	v.user[sizeof(v.user) - 1] = '\0';
+	v.scope[sizeof(v.scope) - 1] = '\0';
+	if ((rc = mdb_txn_begin(db->env, NULL, 0, &txn)) != 0)
+		return db_err("txn_begin", rc);
+	if ((rc = mdb_put(txn, db->sessions, &k, &d, 0)) != 0) {
+		mdb_txn_abort(txn);
+		return db_err("put session", rc);
+	}
+	if ((rc = mdb_txn_commit(txn)) != 0)
+		return db_err("commit", rc);
+	return 0;
+}
+
+int
+rf_db_session_get(struct rf_db *db,
+    const unsigned char key[RF_DB_SESSION_KEY_LEN], uint64_t now,
+    struct rf_session_rec *rec)
+{
+	MDB_val k = { RF_DB_SESSION_KEY_LEN, (void *)key };
+	MDB_txn *txn;
+	int rc, r;
+
+	memset(rec, 0, sizeof(*rec));
+	if (db->kind != RF_DB_REGISTRY)
+		return RF_ERR_INVAL;
+	if ((rc = mdb_txn_begin(db->env, NULL, MDB_RDONLY, &txn)) != 0)
+		return db_err("txn_begin", rc);
+	r = session_read(txn, db->sessions, &k, now, rec);
+	mdb_txn_abort(txn);
+	return r;
+}
+
+int
+rf_db_session_take(struct rf_db *db,
+    const unsigned char key[RF_DB_SESSION_KEY_LEN], uint64_t now,
+    struct rf_session_rec *rec)
+{
+	MDB_val k = { RF_DB_SESSION_KEY_LEN, (void *)key };
+	MDB_txn *txn;
+	int rc, r;
+
+	memset(rec, 0, sizeof(*rec));
+	if (db->kind != RF_DB_REGISTRY)
+		return RF_ERR_INVAL;
+	/*
+	 * One write transaction: LMDB has one writer at a time across all
+	 * processes, so of two workers given the same token only the first
+	 * finds it.
+	 */
+	if ((rc = mdb_txn_begin(db->env, NULL, 0, &txn)) != 0)
+		return db_err("txn_begin", rc);
+	r = session_read(txn, db->sessions, &k, now, rec);
+	if (r != 0 && r != RF_ERR_NOTFOUND)
+		goto out;
+	/* Expired or of another layout: delete it all the same. */
+	rc = mdb_del(txn, db->sessions, &k, NULL);
+	if (rc == MDB_NOTFOUND)
+		goto out;
+	if (rc != 0) {
+		r = db_err("del session", rc);
+		goto out;
+	}
+	if ((rc = mdb_txn_commit(txn)) != 0) {
+		memset(rec, 0, sizeof(*rec));
+		return db_err("commit", rc);
+	}
+	return r;
+out:
+	mdb_txn_abort(txn);
+	if (r != 0)
+		memset(rec, 0, sizeof(*rec));
+	return r;
+}
+
+int
+rf_db_session_del(struct rf_db *db,
+    const unsigned char key[RF_DB_SESSION_KEY_LEN])
+{
+	MDB_val k = { RF_DB_SESSION_KEY_LEN, (void *)key };
+	MDB_txn *txn;
+	int rc;
+
+	if (db->kind != RF_DB_REGISTRY)
+		return RF_ERR_INVAL;
+	if ((rc = mdb_txn_begin(db->env, NULL, 0, &txn)) != 0)
+		return db_err("txn_begin", rc);
+	rc = mdb_del(txn, db->sessions, &k, NULL);
+	if (rc != 0) {
+		mdb_txn_abort(txn);
+		return rc == MDB_NOTFOUND ? RF_ERR_NOTFOUND :
+		    db_err("del session", rc);
+	}
+	if ((rc = mdb_txn_commit(txn)) != 0)
+		return db_err("commit", rc);
+	return 0;
+}
+
+int
+rf_db_session_purge_expired(struct rf_db *db, uint64_t now, size_t *n)
+{
+	struct rf_session_rec cur;
+	MDB_cursor *c;
+	MDB_val k, d;
+	MDB_txn *txn;
+	int rc;
+
+	*n = 0;
+	if (db->kind != RF_DB_REGISTRY)
+		return RF_ERR_INVAL;
+	if ((rc = mdb_txn_begin(db->env, NULL, 0, &txn)) != 0)
+		return db_err("txn_begin", rc);
+	if ((rc = mdb_cursor_open(txn, db->sessions, &c)) != 0) {
+		mdb_txn_abort(txn);
+		return db_err("cursor_open", rc);
+	}
+	while ((rc = mdb_cursor_get(c, &k, &d, MDB_NEXT)) == 0) {
+		if (d.mv_size == sizeof(cur)) {
+			memcpy(&cur, d.mv_data, sizeof(cur));
+			if (cur.version == 1 && cur.expires > now)
+				continue;
+		}
+		if ((rc = mdb_cursor_del(c, 0)) != 0)
+			break;
+		(*n)++;
+	}
+	mdb_cursor_close(c);
+	if (rc != MDB_NOTFOUND) {
+		mdb_txn_abort(txn);
+		*n = 0;
+		return db_err("purge sessions", rc);
+	}
+	if (*n == 0) {
+		mdb_txn_abort(txn);	/* nothing to sync */
+		return 0;
+	}
+	if ((rc = mdb_txn_commit(txn)) != 0) {
+		*n = 0;
+		return db_err("commit", rc);
+	}
 	return 0;
 }

@@ -14,6 +14,16 @@
  *     "devices" key: device id; value: filled by the tunnel issue
  *     "users"   key: user name; value: filled by the tunnel issue
  *     "meta"    key: "schema"; value: u32 schema version
+ *     "sessions" key: SHA-256 of the token (32 bytes), never the token
+ *               itself, so that a copy of the registry logs nobody in;
+ *               value: struct rf_session_rec (below), native byte order,
+ *               version 1.  Portal sessions, one-time tokens and device
+ *               sessions (kind says which), written by the worker that
+ *               minted them and honoured by every worker, because the
+ *               environment is shared.  A one-time token is deleted in the
+ *               same write transaction that reads it (rf_db_session_take),
+ *               so two workers cannot both use it.  Expired entries are
+ *               refused on read and purged now and then by any worker.
  *
  * Rules (lmdb.h caveats): every process opens its own environment after
  * fork and never uses one across fork; transactions are short and never
@@ -68,5 +78,43 @@ int	rf_db_owner_purge_slot(struct rf_db *, uint32_t slot, size_t *n);
 int	rf_db_owner_count(struct rf_db *, size_t *n);
 /* Clears reader slots of dead processes; *dead gets the count. */
 int	rf_db_reader_check(struct rf_db *, int *dead);
+
+#define RF_DB_SESSION_KEY_LEN	32	/* SHA-256 of the token */
+#define RF_DB_SESSION_USER_MAX	72	/* room for a user name and NUL */
+#define RF_DB_SESSION_SCOPE_MAX	64	/* "portal" or a device id, NUL */
+
+enum rf_session_kind {
+	RF_SESSION_PORTAL = 1,	/* rf_portal cookie on the portal host */
+	RF_SESSION_ONETIME,	/* authorize -> device host, used once */
+	RF_SESSION_DEVICE,	/* rf_session cookie on one device host */
+};
+
+/* Value of a "sessions" entry. */
+struct rf_session_rec {
+	uint32_t	version;	/* 1 */
+	uint32_t	kind;		/* enum rf_session_kind */
+	uint64_t	created;	/* unix seconds */
+	uint64_t	expires;	/* unix seconds */
+	char		user[RF_DB_SESSION_USER_MAX];	/* NUL-terminated */
+	char		scope[RF_DB_SESSION_SCOPE_MAX];	/* NUL-terminated */
+};
+
+/* Sessions live in the registry; these fail with RF_ERR_INVAL elsewhere. */
+int	rf_db_session_put(struct rf_db *,
+	    const unsigned char key[RF_DB_SESSION_KEY_LEN],
+	    const struct rf_session_rec *);
+/* RF_ERR_NOTFOUND if absent or expired at now (unix seconds). */
+int	rf_db_session_get(struct rf_db *,
+	    const unsigned char key[RF_DB_SESSION_KEY_LEN], uint64_t now,
+	    struct rf_session_rec *);
+/* Get and delete in one write transaction: a one-time token's use. */
+int	rf_db_session_take(struct rf_db *,
+	    const unsigned char key[RF_DB_SESSION_KEY_LEN], uint64_t now,
+	    struct rf_session_rec *);
+/* RF_ERR_NOTFOUND if absent. */
+int	rf_db_session_del(struct rf_db *,
+	    const unsigned char key[RF_DB_SESSION_KEY_LEN]);
+/* Deletes every entry expired at now; *n gets the count. */
+int	rf_db_session_purge_expired(struct rf_db *, uint64_t now, size_t *n);
 
 #endif
