@@ -29,6 +29,7 @@ enum rf_msg_type {
 	RF_MSG_REOPEN_LOGS,	/* master -> worker: reopen the log file */
 	RF_MSG_STOP,		/* master -> worker: stop accepting, drain */
 	RF_MSG_HANDOFF,		/* worker -> worker: fd = client connection */
+	RF_MSG_DEVICE_TAKEN,	/* worker -> worker: data = device id, NUL */
 	RF_MSG_TYPE_MAX
 };
 

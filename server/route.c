@@ -51,6 +51,7 @@
 #include "peek.h"
 #include "reflectord.h"
 #include "route.h"
+#include "tunnel.h"
 #include "worker.h"
 
 #define RF_HANDOFF_VERSION	1
@@ -381,6 +382,9 @@ rf_route_inbox_event(void)
 			fatal("inbox: %s", rf_strerror(r));
 		if (m.hdr.type == RF_MSG_HANDOFF)
 			adopt_handoff(&m);
+		else if (m.hdr.type == RF_MSG_DEVICE_TAKEN && m.hdr.len > 1 &&
+		    m.hdr.len <= 64 && m.data[m.hdr.len - 1] == '\0')
+			rf_tunnel_device_taken((const char *)m.data, m.hdr.slot);
 		else
 			fatal("unexpected %s on the inbox",
 			    rf_msg_type_name(m.hdr.type));

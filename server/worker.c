@@ -58,6 +58,8 @@
 #include "reflectord.h"
 #include "route.h"
 #include "tls.h"
+#include "front.h"
+#include "tunnel.h"
 #include "worker.h"
 
 #define RF_ACCEPT_BATCH		64	/* accepts per wake-up, for fairness */
@@ -176,10 +178,22 @@ rf_worker_conf(void)
 	return W.conf;
 }
 
+const struct rf_worker_args *
+rf_worker_args(void)
+{
+	return W.args;
+}
+
 struct rf_db *
 rf_worker_routing(void)
 {
 	return W.routing;
+}
+
+struct rf_db *
+rf_worker_registry(void)
+{
+	return W.registry;
 }
 
 /*
@@ -208,9 +222,13 @@ rf_worker_adopt(int fd, uint32_t listener, const char *peer,
 	LIST_INSERT_HEAD(&W.conns, c, entry);
 	W.nconns++;
 	memset(&ad, 0, sizeof(ad));
+	/*
+	 * Raw sockets with lws doing TLS: our own HTTP/1.1 is spoken above
+	 * them (front.c; PLATFORM-NOTES and front.c say why not lws's).
+	 */
 	ad.vh = l->tls ? W.vh_tls : W.vh_plain;
-	ad.type = LWS_ADOPT_SOCKET | LWS_ADOPT_HTTP |
-	    (l->tls ? LWS_ADOPT_ALLOW_SSL : 0);
+	ad.type = LWS_ADOPT_SOCKET | (l->tls ? LWS_ADOPT_ALLOW_SSL : 0);
+	ad.vh_prot_name = "rf-front";
 	ad.fd.sockfd = fd;
 	ad.opaque = c;
 	W.adopting = c;
@@ -539,15 +557,22 @@ vhost_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 			rf_worker_conn_gone(c);
 		}
 		return 0;
+
 	default:
-		return rf_http_callback(wsi, reason, user, in, len);
+		return 0;
 	}
 }
 
-static const struct lws_protocols protocols[] = {
-	{ "http", vhost_callback, sizeof(struct rf_http_session), 0, 0, NULL,
-	    0 },
+/*
+ * The device tunnel's buffers: 4 KiB of lws receive buffer per connection
+ * keeps an idle tunnel small (PLATFORM-NOTES), and a frame to a stock agent
+ * is never over 2054 bytes.  Sizes known at run time: filled in by
+ * create_context().
+ */
+static struct lws_protocols protocols[] = {
+	{ "rf-vhost", vhost_callback, 0, 0, 0, NULL, 0 },
 	{ "rf-loop", loop_callback, 0, 0, 0, NULL, 0 },
+	{ "rf-front", rf_front_callback, 0, 4096, 0, NULL, 0 },
 	{ NULL, NULL, 0, 0, 0, NULL, 0 }
 };
 
@@ -592,6 +617,7 @@ create_context(void)
 	size_t i;
 	int tls = 0, plain = 0;
 
+	protocols[2].per_session_data_size = rf_front_session_size();
 	lws_set_log_level(rf_log_enabled(RF_LOG_DEBUG3) ? LLL_ERR | LLL_WARN |
 	    LLL_NOTICE | LLL_INFO : LLL_ERR | LLL_WARN, lws_log_emit);
 	memset(&info, 0, sizeof(info));

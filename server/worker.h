@@ -13,11 +13,14 @@
 #include <libwebsockets.h>
 
 struct rf_conf;
+struct rf_tunnel;
+struct rf_worker_args;
 
 enum rf_conn_state {
 	RF_CONN_NEW = 0,	/* accepted; no request complete yet */
 	RF_CONN_REQUEST,	/* a request is being answered */
 	RF_CONN_IDLE,		/* between requests of a keep-alive connection */
+	RF_CONN_TUNNEL,		/* a device tunnel */
 };
 
 /* One accepted connection; lws's opaque user data on its wsi. */
@@ -29,17 +32,6 @@ struct rf_conn {
 	unsigned int		 requests;	/* answered so far */
 	char			 peer[64];	/* "addr:port" */
 	char			 device[64];	/* routed to this device, or "" */
-};
-
-/* Per-request state of the HTTP handlers (lws per-session user data). */
-struct rf_http_session {
-	int		 status;
-	const char	*content_type;
-	char		*body;		/* malloc'ed, sent on WRITEABLE */
-	size_t		 body_len;
-	size_t		 sent;
-	int		 head_only;	/* HEAD: no body goes out */
-	int		 wait_body;	/* answer once the body is read */
 };
 
 struct rf_worker_info {
@@ -57,15 +49,14 @@ struct rf_worker_info {
 void	rf_worker_info(struct rf_worker_info *);
 void	rf_worker_conn_gone(struct rf_conn *);
 const struct rf_conf *rf_worker_conf(void);
+const struct rf_worker_args *rf_worker_args(void);
 struct rf_db *rf_worker_routing(void);
+/* The registry (sessions live there; auth.c, portal.c). */
+struct rf_db *rf_worker_registry(void);
 /* Watches fd in the worker's epoll (events 0: stop watching it). */
 int	rf_worker_watch(int fd, uint32_t events, int kind, uint32_t index);
 /* Hands a routed socket to lws; takes fd in every case. */
 void	rf_worker_adopt(int fd, uint32_t listener, const char *peer,
 	    const char *device);
-
-/* http.c: the vhosts' HTTP callback for everything but connection setup. */
-int	rf_http_callback(struct lws *, enum lws_callback_reasons, void *user,
-	    void *in, size_t len);
 
 #endif

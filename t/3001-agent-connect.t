@@ -3,12 +3,7 @@
 # reflector-agent against reflectord: a device declared in reflector.yml
 # connects with its password through the WebTunnel upgrade on the portal
 # host, the reflector reports it online, and the agent logs that it is
-# connected.  Needs the reflector's device endpoint (server/); until that
-# exists this test fails.
-#
-# The device's secret in reflector.yml is written as the reflector will
-# store it; adjust DEVICE_SECRET once the format of device secrets (see
-# reflector.yml(5), "devices") is fixed.
+# connected.
 # shellcheck source=t/lib/test-lib.sh
 . "$(dirname "$0")/lib/test-lib.sh"
 
@@ -16,7 +11,10 @@ AGENT=$RF_BUILD/agent/reflector-agent
 [ -x "$AGENT" ] || skip_all "reflector-agent is not built ($AGENT)"
 
 DEVICE_PASSWORD=dev1-s3cret
-DEVICE_SECRET=${DEVICE_SECRET:-$DEVICE_PASSWORD}
+# reflector.yml keeps only a hash of the secret (reflector.yml(5)).
+DEVICE_SECRET=$(printf '%s\n' "$DEVICE_PASSWORD" |
+    "$RF_BUILD/server/reflectorctl" hash-password) ||
+    bail "reflectorctl hash-password failed"
 
 cat >devices.yml <<EOT
 devices:

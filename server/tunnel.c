@@ -1,0 +1,703 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * Device tunnels: the reflector's end of WEBTUNNEL.md §2-§3.
+ *
+ * Lifecycle.  An agent sends a WebSocket upgrade (GET or POST) to the
+ * portal host with subprotocol com.appinf.webtunnel.server/1.0 and Basic
+ * credentials "<id>@<group>:<secret>"; front.c checks them, answers 101
+ * and calls rf_tunnel_open, rf_tunnel_set_property for each property and
+ * rf_tunnel_online.  From then on front.c hands every WebSocket message
+ * to rf_tunnel_message and calls rf_tunnel_write when the socket can
+ * take more.  Online, the tunnel is registered in this worker and this
+ * worker becomes the device's owner in the routing map.  When the
+ * connection closes (rf_tunnel_gone), every channel is told and the owner
+ * entry is removed if it is still ours (a newer tunnel of the device may
+ * own it by then).
+ *
+ * Last connection wins.  A device that connects while an older tunnel of
+ * it exists keeps the new one: an old tunnel in this worker is closed at
+ * once, one in another worker gets RF_MSG_DEVICE_TAKEN on that worker's
+ * inbox and closes when it reads it.  The owner entry is written before
+ * the old tunnel goes, and an old tunnel only deletes an entry that is
+ * still its own, so the map never points at nothing while a device is up.
+ *
+ * Channels.  The reflector picks channel numbers (never 0).  A channel is
+ * OPENING until OPEN_CONFIRM; data written meanwhile is held and sent
+ * after it.  CLOSE is a half-close each way; the channel ends when both
+ * sides have closed, or at ERROR from either side.  Frames to the agent
+ * carry at most 2048 payload bytes, which every stock agent accepts.
+ *
+ * Bad input.  A frame that cannot be decoded (too short for its opcode)
+ * or a text message closes this tunnel only; an unknown opcode is answered
+ * with ERROR(PROTOCOL) on its channel and the tunnel lives on; DATA or
+ * CLOSE on an unknown channel is answered with ERROR(BAD_CHANNEL).  A
+ * message larger than any frame is refused before it is buffered.
+ *
+ * Flow control.  The stock protocol has none: when a reader of a channel
+ * cannot keep up, rf_channel_pause stops reading the whole tunnel until
+ * no channel is paused (WEBTUNNEL.md; our own extension will fix this).
+ */
+#include <sys/queue.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <libwebsockets.h>
+
+#include "auth.h"
+#include "buf.h"
+#include "conf.h"
+#include "db.h"
+#include "err.h"
+#include "front.h"
+#include "log.h"
+#include "msg.h"
+#include "reflectord.h"
+#include "tunnel.h"
+#include "worker.h"
+#include "ws.h"
+#include "wt.h"
+
+#define RF_TUNNEL_MSG_MAX	(64 * 1024 + 6)	/* largest frame we take */
+#define RF_TUNNEL_PROPS_MAX	32
+#define RF_TUNNEL_OPEN_TIMEOUT	60		/* seconds, as the reference */
+#define RF_CHANNEL_HIGH		(512 * 1024)	/* queued bytes per channel */
+#define RF_CHANNEL_LOW		(128 * 1024)
+#define RF_TUNNEL_IDLE_MIN	120		/* seconds without a frame */
+
+enum rf_channel_state {
+	RF_CH_OPENING = 0,	/* OPEN_REQUEST sent, no answer yet */
+	RF_CH_OPEN,		/* confirmed: data flows */
+};
+
+struct rf_channel {
+	LIST_ENTRY(rf_channel)		 entry;
+	struct rf_tunnel		*t;
+	uint16_t			 id;
+	uint16_t			 port;
+	enum rf_channel_state		 state;
+	int				 local_closed;	/* we sent CLOSE */
+	int				 remote_closed;	/* agent sent CLOSE */
+	int				 paused;
+	int				 want_writable;
+	size_t				 queued;	/* bytes in t->outq */
+	struct rf_buf			 held;	/* written before confirm */
+	const struct rf_channel_ops	*ops;
+	void				*arg;
+	lws_sorted_usec_list_t		 sul_open;
+};
+
+/*
+ * One frame waiting to be written: LWS_PRE bytes for lws, room for the
+ * WebSocket header (RF_WS_HDR_ROOM), then the WebTunnel frame.
+ */
+#define RF_WS_HDR_ROOM		10	/* an unmasked server frame header */
+#define RF_FRAME_OFF		(LWS_PRE + RF_WS_HDR_ROOM)
+
+struct rf_frame {
+	STAILQ_ENTRY(rf_frame)	 entry;
+	uint16_t		 channel;
+	size_t			 len;		/* WebTunnel frame bytes */
+	unsigned char		 buf[];
+};
+
+struct rf_prop {
+	char	*name;
+	char	*value;
+};
+
+struct rf_tunnel {
+	LIST_ENTRY(rf_tunnel)		 entry;
+	struct lws			*wsi;
+	char				 device[RF_DB_DEVICE_ID_MAX + 1];
+	char				 group[64];
+	char				 peer[64];
+	uint32_t			 serial;	/* owner-map generation */
+	time_t				 since;
+	int				 keepalive;	/* agent's, seconds */
+	int				 closing;
+	int				 registered;	/* on the list */
+	struct rf_prop			 props[RF_TUNNEL_PROPS_MAX];
+	size_t				 nprops;
+	LIST_HEAD(, rf_channel)		 channels;
+	uint16_t			 next_channel;
+	int				 paused;	/* paused channels */
+	STAILQ_HEAD(, rf_frame)		 outq;
+	size_t				 outq_bytes;
+	unsigned long long		 bytes_in;
+	unsigned long long		 bytes_out;
+};
+
+static LIST_HEAD(, rf_tunnel) tunnels = LIST_HEAD_INITIALIZER(tunnels);
+static int ntunnels;
+static uint32_t next_serial = 1;
+
+static void	channel_free(struct rf_channel *, int notify, uint16_t err);
+
+/* ------------------------------------------------------------ lookup -- */
+
+struct rf_tunnel *
+rf_tunnel_find(const char *device)
+{
+	struct rf_tunnel *t;
+
+	LIST_FOREACH(t, &tunnels, entry)
+		if (!t->closing && strcmp(t->device, device) == 0)
+			return t;
+	return NULL;
+}
+
+const char *
+rf_tunnel_property(const struct rf_tunnel *t, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < t->nprops; i++)
+		if (strcasecmp(t->props[i].name, name) == 0)
+			return t->props[i].value;
+	return NULL;
+}
+
+uint16_t
+rf_tunnel_http_port(const struct rf_tunnel *t)
+{
+	const char *v = rf_tunnel_property(t, "httpPort");
+	long port;
+	char *end;
+
+	if (v == NULL || *v == '\0')
+		return 80;
+	port = strtol(v, &end, 10);
+	if (*end != '\0' || port < 1 || port > 65535)
+		return 80;
+	return (uint16_t)port;
+}
+
+int
+rf_tunnel_count(void)
+{
+	return ntunnels;
+}
+
+/* -------------------------------------------------------- properties -- */
+
+static int
+prop_set(void *arg, const char *name, const char *value)
+{
+	struct rf_tunnel *t = arg;
+	struct rf_prop *p = NULL;
+	size_t i;
+	char *v;
+
+	for (i = 0; i < t->nprops; i++)
+		if (strcasecmp(t->props[i].name, name) == 0)
+			p = &t->props[i];
+	if (p == NULL) {
+		if (t->nprops == RF_TUNNEL_PROPS_MAX || *value == '\0')
+			return 0;	/* more than we keep: ignore, not fatal */
+		p = &t->props[t->nprops];
+		if ((p->name = strdup(name)) == NULL)
+			return RF_ERR_NOMEM;
+		p->value = NULL;
+		t->nprops++;
+	}
+	if ((v = strdup(value)) == NULL)
+		return RF_ERR_NOMEM;
+	free(p->value);
+	p->value = v;
+	return 0;
+}
+
+int
+rf_tunnel_set_property(struct rf_tunnel *t, const char *name,
+    const char *value)
+{
+	return prop_set(t, name, value);
+}
+
+/* ----------------------------------------------------------- sending -- */
+
+static int
+queue_frame(struct rf_tunnel *t, uint8_t op, uint16_t channel, uint16_t arg,
+    const void *payload, size_t len)
+{
+	struct rf_frame *f;
+	size_t hl = rf_wt_header_len(op);
+
+	if ((f = malloc(sizeof(*f) + RF_FRAME_OFF + hl + len)) == NULL)
+		return RF_ERR_NOMEM;
+	f->channel = channel;
+	f->len = rf_wt_encode_header(f->buf + RF_FRAME_OFF, op, channel, arg) +
+	    len;
+	if (len > 0)
+		memcpy(f->buf + RF_FRAME_OFF + hl, payload, len);
+	STAILQ_INSERT_TAIL(&t->outq, f, entry);
+	t->outq_bytes += f->len;
+	lws_callback_on_writable(t->wsi);
+	return 0;
+}
+
+static struct rf_channel *
+channel_find(struct rf_tunnel *t, uint16_t id)
+{
+	struct rf_channel *ch;
+
+	LIST_FOREACH(ch, &t->channels, entry)
+		if (ch->id == id)
+			return ch;
+	return NULL;
+}
+
+/* DATA frames of at most 2048 payload bytes, which every agent takes. */
+static int
+queue_data(struct rf_channel *ch, const unsigned char *p, size_t len)
+{
+	size_t n;
+	int r;
+
+	while (len > 0) {
+		n = len > RF_WT_STOCK_PAYLOAD_MAX ? RF_WT_STOCK_PAYLOAD_MAX :
+		    len;
+		if ((r = queue_frame(ch->t, RF_WT_DATA, ch->id, 0, p, n)) != 0)
+			return r;
+		ch->queued += n + 4;
+		p += n;
+		len -= n;
+	}
+	return 0;
+}
+
+static void
+frame_sent(struct rf_tunnel *t, const struct rf_frame *f)
+{
+	struct rf_channel *ch;
+
+	t->outq_bytes -= f->len;
+	t->bytes_out += f->len;
+	if (f->channel == 0 || (ch = channel_find(t, f->channel)) == NULL)
+		return;
+	ch->queued = ch->queued > f->len ? ch->queued - f->len : 0;
+	if (ch->want_writable && ch->queued < RF_CHANNEL_LOW) {
+		ch->want_writable = 0;
+		if (ch->ops->writable != NULL)
+			ch->ops->writable(ch->arg);
+	}
+}
+
+/* The socket can take more: frames go out as binary WebSocket messages. */
+int
+rf_tunnel_write(struct rf_tunnel *t)
+{
+	unsigned char hdr[14];
+	struct rf_frame *f;
+	size_t hl;
+
+	while ((f = STAILQ_FIRST(&t->outq)) != NULL) {
+		hl = rf_ws_frame_header(hdr, 1, RF_WS_BINARY, f->len, NULL);
+		RF_ASSERT(hl <= RF_WS_HDR_ROOM);
+		memcpy(f->buf + RF_FRAME_OFF - hl, hdr, hl);
+		if (lws_write(t->wsi, f->buf + RF_FRAME_OFF - hl, f->len + hl,
+		    LWS_WRITE_RAW) < (int)(f->len + hl))
+			return -1;
+		STAILQ_REMOVE_HEAD(&t->outq, entry);
+		frame_sent(t, f);
+		free(f);
+		if (lws_send_pipe_choked(t->wsi))
+			break;
+	}
+	if (!STAILQ_EMPTY(&t->outq))
+		lws_callback_on_writable(t->wsi);
+	return 0;
+}
+
+/* ---------------------------------------------------------- channels -- */
+
+static void
+open_timeout(lws_sorted_usec_list_t *sul)
+{
+	struct rf_channel *ch = lws_container_of(sul, struct rf_channel,
+	    sul_open);
+
+	verbose("device %s: channel %u to port %u not confirmed in %d s",
+	    ch->t->device, ch->id, ch->port, RF_TUNNEL_OPEN_TIMEOUT);
+	queue_frame(ch->t, RF_WT_ERROR, ch->id, RF_WT_ERR_TIMEOUT, NULL, 0);
+	if (ch->ops->failed != NULL)
+		ch->ops->failed(ch->arg, RF_WT_ERR_TIMEOUT);
+	channel_free(ch, 0, 0);
+}
+
+int
+rf_channel_open(struct rf_tunnel *t, uint16_t port,
+    const struct rf_channel_ops *ops, void *arg, struct rf_channel **out)
+{
+	struct rf_channel *ch;
+	unsigned int tries;
+	int r;
+
+	*out = NULL;
+	if (t->closing)
+		return RF_ERR_EOF;
+	for (tries = 0; tries < 65535; tries++) {
+		if (++t->next_channel == 0)
+			t->next_channel = 1;
+		if (channel_find(t, t->next_channel) == NULL)
+			break;
+	}
+	if (tries == 65535)
+		return RF_ERR_LIMIT;
+	if ((ch = calloc(1, sizeof(*ch))) == NULL)
+		return RF_ERR_NOMEM;
+	ch->t = t;
+	ch->id = t->next_channel;
+	ch->port = port;
+	ch->ops = ops;
+	ch->arg = arg;
+	rf_buf_init(&ch->held, RF_CHANNEL_HIGH);
+	if ((r = queue_frame(t, RF_WT_OPEN_REQUEST, ch->id, port, NULL,
+	    0)) != 0) {
+		rf_buf_free(&ch->held);
+		free(ch);
+		return r;
+	}
+	LIST_INSERT_HEAD(&t->channels, ch, entry);
+	lws_sul_schedule(lws_get_context(t->wsi), 0, &ch->sul_open,
+	    open_timeout, (lws_usec_t)RF_TUNNEL_OPEN_TIMEOUT * LWS_US_PER_SEC);
+	debug("device %s: channel %u opening to port %u", t->device, ch->id,
+	    port);
+	*out = ch;
+	return 0;
+}
+
+int
+rf_channel_write(struct rf_channel *ch, const void *p, size_t len)
+{
+	int r;
+
+	if (ch->local_closed)
+		return RF_ERR_EOF;
+	if (ch->state == RF_CH_OPENING) {
+		/* Held until OPEN_CONFIRM; the held buffer caps it. */
+		if ((r = rf_buf_put(&ch->held, p, len)) != 0)
+			return r;
+		if (rf_buf_len(&ch->held) < RF_CHANNEL_HIGH / 2)
+			return 0;
+		ch->want_writable = 1;
+		return RF_ERR_AGAIN;
+	}
+	if ((r = queue_data(ch, p, len)) != 0)
+		return r;
+	if (ch->queued < RF_CHANNEL_HIGH)
+		return 0;
+	ch->want_writable = 1;
+	return RF_ERR_AGAIN;
+}
+
+void
+rf_channel_shutdown(struct rf_channel *ch)
+{
+	if (ch->local_closed)
+		return;
+	ch->local_closed = 1;
+	if (ch->state == RF_CH_OPEN) {
+		queue_frame(ch->t, RF_WT_CLOSE, ch->id, 0, NULL, 0);
+		if (ch->remote_closed)
+			channel_free(ch, 1, RF_WT_ERR_NONE);
+	}
+}
+
+void
+rf_channel_abort(struct rf_channel *ch)
+{
+	queue_frame(ch->t, RF_WT_ERROR, ch->id, RF_WT_ERR_NONE, NULL, 0);
+	channel_free(ch, 0, 0);
+}
+
+void
+rf_channel_pause(struct rf_channel *ch, int paused)
+{
+	struct rf_tunnel *t = ch->t;
+
+	paused = paused != 0;
+	if (ch->paused == paused)
+		return;
+	ch->paused = paused;
+	t->paused += paused ? 1 : -1;
+	if (t->paused == (paused ? 1 : 0))
+		lws_rx_flow_control(t->wsi, paused ? 0 : 1);
+}
+
+/* Forgets a channel; notify: tell its opener closed(err). */
+static void
+channel_free(struct rf_channel *ch, int notify, uint16_t err)
+{
+	const struct rf_channel_ops *ops = ch->ops;
+	void *arg = ch->arg;
+
+	lws_sul_cancel(&ch->sul_open);
+	if (ch->paused)
+		rf_channel_pause(ch, 0);
+	LIST_REMOVE(ch, entry);
+	rf_buf_free(&ch->held);
+	free(ch);
+	if (notify && ops->closed != NULL)
+		ops->closed(arg, err);
+}
+
+/* ------------------------------------------------------------ frames -- */
+
+static void
+on_confirm(struct rf_channel *ch)
+{
+	size_t n;
+
+	lws_sul_cancel(&ch->sul_open);
+	ch->state = RF_CH_OPEN;
+	n = rf_buf_len(&ch->held);
+	if (n > 0)
+		queue_data(ch, rf_buf_ptr(&ch->held), n);
+	rf_buf_free(&ch->held);
+	if (ch->local_closed)
+		queue_frame(ch->t, RF_WT_CLOSE, ch->id, 0, NULL, 0);
+	debug("device %s: channel %u open", ch->t->device, ch->id);
+	if (ch->ops->opened != NULL)
+		ch->ops->opened(ch->arg);
+}
+
+static void
+on_channel_frame(struct rf_tunnel *t, struct rf_channel *ch,
+    const struct rf_wt_frame *f)
+{
+	switch (f->op) {
+	case RF_WT_OPEN_CONFIRM:
+		if (ch->state == RF_CH_OPENING)
+			on_confirm(ch);
+		break;
+	case RF_WT_OPEN_FAULT:
+		verbose("device %s: port %u refused: %s", t->device, ch->port,
+		    rf_wt_error_name(f->arg));
+		if (ch->ops->failed != NULL)
+			ch->ops->failed(ch->arg, f->arg);
+		channel_free(ch, 0, 0);
+		break;
+	case RF_WT_DATA:
+		if (ch->state != RF_CH_OPEN) {
+			queue_frame(t, RF_WT_ERROR, ch->id,
+			    RF_WT_ERR_PROTOCOL, NULL, 0);
+			if (ch->ops->failed != NULL)
+				ch->ops->failed(ch->arg, RF_WT_ERR_PROTOCOL);
+			channel_free(ch, 0, 0);
+		} else if (f->len > 0 && ch->ops->data(ch->arg, f->payload,
+		    f->len) != 0)
+			rf_channel_abort(ch);
+		break;
+	case RF_WT_CLOSE:
+		ch->remote_closed = 1;
+		if (ch->ops->eof != NULL)
+			ch->ops->eof(ch->arg);
+		/* eof() may have shut our side, and with it freed ch. */
+		break;
+	case RF_WT_ERROR:
+		channel_free(ch, 1, f->arg);
+		break;
+	default:
+		queue_frame(t, RF_WT_ERROR, ch->id, RF_WT_ERR_PROTOCOL, NULL,
+		    0);
+	}
+}
+
+/* A whole message from the agent: 0, or -1 to close the tunnel. */
+static int
+on_message(struct rf_tunnel *t, const unsigned char *p, size_t len)
+{
+	struct rf_wt_frame f;
+	struct rf_channel *ch;
+	int r;
+
+	r = rf_wt_decode(p, len, &f);
+	if (r == RF_ERR_INVAL) {
+		verbose("device %s: unknown opcode 0x%02x on channel %u",
+		    t->device, f.op, f.channel);
+		queue_frame(t, RF_WT_ERROR, f.channel, RF_WT_ERR_PROTOCOL,
+		    NULL, 0);
+		return 0;
+	}
+	if (r != 0) {
+		logit("device %s: malformed frame (%zu bytes); closing its "
+		    "tunnel", t->device, len);
+		return -1;
+	}
+	if (f.op == RF_WT_PROP_UPDATE) {
+		if (rf_wt_props_decode(f.payload, f.len, prop_set, t) != 0)
+			logit("device %s: bad PROP_UPDATE ignored", t->device);
+		return 0;
+	}
+	if (f.channel == 0 || (ch = channel_find(t, f.channel)) == NULL) {
+		/* Late frames of a channel we ended need no answer. */
+		if (f.op == RF_WT_DATA || f.op == RF_WT_CLOSE ||
+		    f.op == RF_WT_OPEN_CONFIRM)
+			queue_frame(t, RF_WT_ERROR, f.channel,
+			    RF_WT_ERR_BAD_CHANNEL, NULL, 0);
+		return 0;
+	}
+	on_channel_frame(t, ch, &f);
+	return 0;
+}
+
+int
+rf_tunnel_message(struct rf_tunnel *t, const void *p, size_t len)
+{
+	t->bytes_in += len;
+	if (on_message(t, p, len) != 0)
+		return -1;
+	/* Silence longer than the agent's own keep-alive means it is gone. */
+	lws_set_timeout(t->wsi, PENDING_TIMEOUT_USER_OK, t->keepalive * 2 +
+	    RF_TUNNEL_IDLE_MIN);
+	return 0;
+}
+
+/* ------------------------------------------------------ registration -- */
+
+static void
+own_device(struct rf_tunnel *t)
+{
+	const struct rf_worker_args *a = rf_worker_args();
+	struct rf_owner_rec rec, old;
+	struct rf_db *db = rf_worker_routing();
+	int had;
+
+	memset(&rec, 0, sizeof(rec));
+	rec.slot = (uint32_t)a->slot;
+	rec.generation = t->serial;
+	rec.since = (uint64_t)t->since;
+	snprintf(rec.peer, sizeof(rec.peer), "%.47s", t->peer);
+	had = rf_db_owner_get(db, t->device, &old) == 0;
+	if (rf_db_owner_put(db, t->device, &rec) != 0)
+		error("device %s: cannot record its owner", t->device);
+	if (had && old.slot != (uint32_t)a->slot &&
+	    old.slot < (uint32_t)a->nworkers &&
+	    rf_msg_send_once(a->inbox_write[old.slot], RF_MSG_DEVICE_TAKEN,
+	    (uint32_t)a->slot, t->serial, -1, t->device,
+	    strlen(t->device) + 1, 0) != 0)
+		verbose("device %s: cannot tell worker %u to drop its old "
+		    "tunnel", t->device, old.slot);
+}
+
+static void
+close_tunnel(struct rf_tunnel *t, const char *why)
+{
+	if (t->closing)
+		return;
+	t->closing = 1;
+	verbose("device %s: closing its tunnel: %s", t->device, why);
+	rf_front_ws_close(t->wsi, RF_WS_CLOSE_NORMAL, why);
+}
+
+void
+rf_tunnel_device_taken(const char *device, uint32_t by_slot)
+{
+	struct rf_tunnel *t;
+
+	LIST_FOREACH(t, &tunnels, entry)
+		if (!t->closing && strcmp(t->device, device) == 0)
+			close_tunnel(t, "the device connected again");
+	debug("device %s now held by worker %u", device, by_slot);
+}
+
+static void
+tcp_keepalive(struct lws *wsi)
+{
+	int fd = lws_get_socket_fd(wsi), on = 1, idle = 60, intvl = 20, n = 3;
+
+	if (fd < 0)
+		return;
+	setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof(on));
+	setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle));
+	setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof(intvl));
+	setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &n, sizeof(n));
+}
+
+struct rf_tunnel *
+rf_tunnel_open(struct lws *wsi, const char *device, const char *group,
+    const char *peer, int keepalive)
+{
+	struct rf_tunnel *t;
+
+	if ((t = calloc(1, sizeof(*t))) == NULL)
+		return NULL;
+	t->wsi = wsi;
+	snprintf(t->device, sizeof(t->device), "%s", device);
+	snprintf(t->group, sizeof(t->group), "%s", group);
+	snprintf(t->peer, sizeof(t->peer), "%s", peer);
+	LIST_INIT(&t->channels);
+	STAILQ_INIT(&t->outq);
+	t->keepalive = keepalive;
+	t->since = time(NULL);
+	t->serial = next_serial++;
+	return t;
+}
+
+/* Registered and owned: channels may be opened to it from now on. */
+void
+rf_tunnel_online(struct rf_tunnel *t)
+{
+	struct rf_tunnel *old;
+
+	while ((old = rf_tunnel_find(t->device)) != NULL)
+		close_tunnel(old, "the device connected again");
+	LIST_INSERT_HEAD(&tunnels, t, entry);
+	ntunnels++;
+	t->registered = 1;
+	own_device(t);
+	tcp_keepalive(t->wsi);
+	lws_set_timeout(t->wsi, PENDING_TIMEOUT_USER_OK, t->keepalive * 2 +
+	    RF_TUNNEL_IDLE_MIN);
+	logit("device %s online (group %s, from %s, %zu properties)",
+	    t->device, t->group, t->peer, t->nprops);
+}
+
+static void
+tunnel_free(struct rf_tunnel *t)
+{
+	struct rf_frame *f;
+	size_t i;
+
+	while ((f = STAILQ_FIRST(&t->outq)) != NULL) {
+		STAILQ_REMOVE_HEAD(&t->outq, entry);
+		free(f);
+	}
+	for (i = 0; i < t->nprops; i++) {
+		free(t->props[i].name);
+		free(t->props[i].value);
+	}
+	free(t);
+}
+
+void
+rf_tunnel_gone(struct rf_tunnel *t)
+{
+	const struct rf_worker_args *a = rf_worker_args();
+	struct rf_channel *ch;
+
+	while ((ch = LIST_FIRST(&t->channels)) != NULL)
+		channel_free(ch, 1, RF_WT_ERR_SOCKET);
+	if (!t->registered) {
+		tunnel_free(t);
+		return;
+	}
+	LIST_REMOVE(t, entry);
+	ntunnels--;
+	/* Only if still ours: a newer tunnel may own the device by now. */
+	if (rf_db_owner_del(rf_worker_routing(), t->device, (uint32_t)a->slot,
+	    t->serial) == 0)
+		logit("device %s offline (%llu bytes in, %llu out)",
+		    t->device, t->bytes_in, t->bytes_out);
+	else
+		verbose("device %s: old tunnel closed (%llu bytes in, %llu "
+		    "out)", t->device, t->bytes_in, t->bytes_out);
+	tunnel_free(t);
+}

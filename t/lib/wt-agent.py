@@ -1,0 +1,162 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
+#
+# t/lib/wt-agent.py: a scripted device agent that speaks WebTunnel the way
+# the stock macchina.io agent does (POST upgrade, Basic id@group:secret,
+# repeated X-PTTH-Set-Property headers, masked binary frames), for the
+# reflector's protocol tests: it can send what no correct agent sends.
+# Standard library only.  Prints one line per event on stdout.
+#
+#   wt-agent.py HOST PORT CAFILE ID GROUP SECRET SCRIPT
+#
+# SCRIPT:
+#   handshake     upgrade, print the status line and X-PTTH-Error, exit
+#   ping          upgrade, send a PING, print the PONG payload
+#   bad-opcode    send an unknown opcode on channel 7, print the answer
+#   bad-channel   send DATA on channel 9 that was never opened
+#   truncated     send a 3-byte frame (shorter than any header)
+#   text          send a text message
+#   oversized     announce a 1 GB binary frame
+#   serve         stay connected; answer OPEN_REQUEST with OPEN_CONFIRM
+#                 and echo DATA back (used to hold a device online)
+import base64
+import os
+import socket
+import ssl
+import struct
+import sys
+import time
+
+
+def say(*words):
+    print(" ".join(str(w) for w in words), flush=True)
+
+
+def connect(host, port, cafile):
+    ctx = ssl.create_default_context(cafile=cafile)
+    raw = socket.create_connection((host, port), timeout=10)
+    return ctx.wrap_socket(raw, server_hostname="localhost")
+
+
+def upgrade(s, ident, group, secret, props):
+    key = base64.b64encode(os.urandom(16)).decode()
+    cred = base64.b64encode(f"{ident}@{group}:{secret}".encode()).decode()
+    lines = ["POST / HTTP/1.1", "Host: localhost", "Connection: Upgrade",
+             "Upgrade: websocket", "Sec-WebSocket-Version: 13",
+             "Sec-WebSocket-Key: " + key,
+             "Sec-WebSocket-Protocol: com.appinf.webtunnel.server/1.0",
+             "Authorization: Basic " + cred, "X-WebTunnel-KeepAlive: 30"]
+    lines += ["X-PTTH-Set-Property: device;" + p for p in props]
+    s.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
+    head = b""
+    while b"\r\n\r\n" not in head:
+        chunk = s.recv(4096)
+        if not chunk:
+            break
+        head += chunk
+    text, _, rest = head.partition(b"\r\n\r\n")
+    return text.decode(errors="replace").split("\r\n"), rest
+
+
+def ws_frame(opcode, payload, length=None):
+    n = len(payload) if length is None else length
+    mask = os.urandom(4)
+    if n < 126:
+        hdr = struct.pack("!BB", 0x80 | opcode, 0x80 | n)
+    elif n < 65536:
+        hdr = struct.pack("!BBH", 0x80 | opcode, 0x80 | 126, n)
+    else:
+        hdr = struct.pack("!BBQ", 0x80 | opcode, 0x80 | 127, n)
+    body = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+    return hdr + mask + body
+
+
+class Reader:
+    def __init__(self, s, rest):
+        self.s, self.buf = s, rest
+
+    def need(self, n):
+        while len(self.buf) < n:
+            chunk = self.s.recv(65536)
+            if not chunk:
+                raise EOFError
+            self.buf += chunk
+        out, self.buf = self.buf[:n], self.buf[n:]
+        return out
+
+    def frame(self):
+        b0, b1 = self.need(2)
+        n = b1 & 0x7f
+        if n == 126:
+            n = struct.unpack("!H", self.need(2))[0]
+        elif n == 127:
+            n = struct.unpack("!Q", self.need(8))[0]
+        return b0 & 0x0f, self.need(n)
+
+
+def wt(op, channel, payload=b"", arg=None):
+    if arg is None:
+        return struct.pack("!BBH", op, 0, channel) + payload
+    return struct.pack("!BBHH", op, 0, channel, arg) + payload
+
+
+def main():
+    host, port, cafile, ident, group, secret, script = sys.argv[1:8]
+    s = connect(host, int(port), cafile)
+    head, rest = upgrade(s, ident, group, secret,
+                         ["targetHost=127.0.0.1", "httpPort=8080",
+                          'name="Scripted \\"agent\\""', "version=1.0"])
+    say("status", head[0])
+    for line in head[1:]:
+        k, _, v = line.partition(":")
+        if k.lower() in ("x-ptth-error", "x-webtunnel-error",
+                         "sec-websocket-protocol", "connection"):
+            say("header", k.lower(), v.strip())
+    if script == "handshake" or " 101 " not in head[0]:
+        return
+    r = Reader(s, rest)
+    try:
+        if script == "ping":
+            s.sendall(ws_frame(0x9, b"hello"))
+            op, p = r.frame()
+            say("frame", op, p.decode())
+        elif script == "bad-opcode":
+            s.sendall(ws_frame(0x2, wt(0x33, 7)))
+            op, p = r.frame()
+            say("wt", *struct.unpack("!BBHH", p))
+            s.sendall(ws_frame(0x9, b"still"))
+            op, p = r.frame()
+            say("frame", op, p.decode())
+        elif script == "bad-channel":
+            s.sendall(ws_frame(0x2, wt(0x00, 9, b"data")))
+            op, p = r.frame()
+            say("wt", *struct.unpack("!BBHH", p))
+        elif script == "truncated":
+            s.sendall(ws_frame(0x2, b"\x00\x00\x01"))
+            say("read", r.s.recv(1) == b"" and "eof" or "data")
+        elif script == "text":
+            s.sendall(ws_frame(0x1, b"hello"))
+            say("read", r.s.recv(1) == b"" and "eof" or "data")
+        elif script == "oversized":
+            s.sendall(ws_frame(0x2, b"", length=1 << 30)[:14])
+            say("read", r.s.recv(1) == b"" and "eof" or "data")
+        elif script == "serve":
+            while True:
+                op, p = r.frame()
+                if op != 0x2:
+                    continue
+                wop, _, ch = struct.unpack("!BBH", p[:4])
+                if wop == 0x01:
+                    s.sendall(ws_frame(0x2, wt(0x11, ch)))
+                    say("open", ch, struct.unpack("!H", p[4:6])[0])
+                elif wop == 0x00:
+                    s.sendall(ws_frame(0x2, wt(0x00, ch, p[4:])))
+                elif wop == 0x02:
+                    s.sendall(ws_frame(0x2, wt(0x02, ch)))
+    except (EOFError, ConnectionError, ssl.SSLError):
+        say("read", "eof")
+    except socket.timeout:
+        say("read", "timeout")
+
+
+main()
