@@ -431,62 +431,24 @@ host_strip_port(char *host)
 	return host;
 }
 
-/* A known device of the configuration: 1, else 0. */
-static int
-device_known(const struct rf_conf *conf, const char *device)
-{
-	size_t i;
-
-	for (i = 0; i < conf->ndevices; i++)
-		if (strcmp(conf->devices[i].id, device) == 0)
-			return 1;
-	return 0;
-}
-
 /*
- * A request for a device host.  The connection was routed to this worker
- * by its SNI or first Host; a request naming another host on it is 421,
- * so that a browser reusing the connection cannot reach another device.
+ * A connection reaches this module only when routing found no device
+ * host in its SNI or first Host (proxy.c has those).  A request naming a
+ * device host here came on a connection made for another name: 421, so
+ * that a browser reusing it cannot reach a device around its routing.
  */
 static int
-answer_device(struct rf_front *f, const char *device)
+misdirected(struct rf_front *f)
 {
-	const struct rf_http_head *h = &f->head;
-	const struct rf_conf *conf = rf_worker_conf();
-	char host[256], hdev[64], path[1024], json[512];
-	struct rf_buf b;
-	int keep = h->keep_alive && rf_http_request_framing(h) ==
-	    RF_HTTP_BODY_NONE, n;
+	char host[256], dev[64];
 
-	if (field(h, "host", host, sizeof(host)) != 0 ||
-	    !rf_host_device(host_strip_port(host), conf->domain, hdev,
-	    sizeof(hdev)) || strcmp(hdev, device) != 0)
-		return send_error(f, 421, "Misdirected request", "This "
-		    "connection belongs to another host.", NULL, 0);
-	if (rf_http_target_path(h, path, sizeof(path)) == 0 &&
-	    strcmp(path, "/.reflector/health") == 0) {
-		rf_buf_init(&b, 4096);
-		if ((n = rf_http_health_json(json, sizeof(json))) < 0 ||
-		    rf_page_response(&b, 200, "application/json", NULL, json,
-		    (size_t)n, keep, h->is_head) != 0) {
-			rf_buf_free(&b);
-			return -1;
-		}
-		return send_buf(f, &b, keep);
-	}
-	if (!device_known(conf, device)) {
-		verbose("%s: unknown device %s", f->conn->peer, device);
-		return send_error(f, 404, "Unknown device", "No device of that "
-		    "name is known to this reflector.", NULL, keep);
-	}
-	if (rf_tunnel_find(device) == NULL) {
-		verbose("%s: device %s is offline", f->conn->peer, device);
-		return send_error(f, 503, "Device offline", "The device is not "
-		    "connected to the reflector right now. Try again once it "
-		    "is online.", "Retry-After: 30\r\n", keep);
-	}
-	return send_error(f, 501, "Not implemented", "Forwarding to devices "
-	    "is not built yet in this version of the reflector.", NULL, keep);
+	if (field(&f->head, "host", host, sizeof(host)) != 0 ||
+	    !rf_host_device(host_strip_port(host), rf_worker_conf()->domain,
+	    dev, sizeof(dev)))
+		return 0;
+	send_error(f, 421, "Misdirected request", "This connection belongs "
+	    "to another host.", NULL, 0);
+	return 1;
 }
 
 static int
@@ -495,8 +457,8 @@ on_head(struct rf_front *f)
 	const struct rf_http_head *h = &f->head;
 	int r;
 
-	if (f->conn != NULL && f->conn->device[0] != '\0')
-		r = answer_device(f, f->conn->device);
+	if (misdirected(f))
+		r = 0;
 	else if ((h->conn & RF_HTTP_CONN_UPGRADE) && h->has_upgrade)
 		r = upgrade(f);
 	else

@@ -59,6 +59,7 @@
 #include "route.h"
 #include "tls.h"
 #include "front.h"
+#include "proxy.h"
 #include "tunnel.h"
 #include "worker.h"
 
@@ -228,7 +229,8 @@ rf_worker_adopt(int fd, uint32_t listener, const char *peer,
 	 */
 	ad.vh = l->tls ? W.vh_tls : W.vh_plain;
 	ad.type = LWS_ADOPT_SOCKET | (l->tls ? LWS_ADOPT_ALLOW_SSL : 0);
-	ad.vh_prot_name = "rf-front";
+	/* Device hosts are forwarded (proxy.c); the rest is the portal. */
+	ad.vh_prot_name = device[0] != '\0' ? RF_PROXY_PROTOCOL : "rf-front";
 	ad.fd.sockfd = fd;
 	ad.opaque = c;
 	W.adopting = c;
@@ -245,6 +247,8 @@ rf_worker_adopt(int fd, uint32_t listener, const char *peer,
 	}
 	W.adopting = NULL;
 	c->wsi = wsi;
+	if (device[0] != '\0')
+		rf_proxy_adopted(wsi, device, peer, l->tls);
 	debug2("connection from %s on %s", c->peer, l->address);
 }
 
@@ -573,6 +577,8 @@ static struct lws_protocols protocols[] = {
 	{ "rf-vhost", vhost_callback, 0, 0, 0, NULL, 0 },
 	{ "rf-loop", loop_callback, 0, 0, 0, NULL, 0 },
 	{ "rf-front", rf_front_callback, 0, 4096, 0, NULL, 0 },
+	{ RF_PROXY_PROTOCOL, rf_proxy_callback, 0, 0, 0, NULL,
+	    RF_PROXY_TX_PACKET },
 	{ NULL, NULL, 0, 0, 0, NULL, 0 }
 };
 
@@ -618,6 +624,7 @@ create_context(void)
 	int tls = 0, plain = 0;
 
 	protocols[2].per_session_data_size = rf_front_session_size();
+	protocols[3].per_session_data_size = rf_proxy_session_size();
 	lws_set_log_level(rf_log_enabled(RF_LOG_DEBUG3) ? LLL_ERR | LLL_WARN |
 	    LLL_NOTICE | LLL_INFO : LLL_ERR | LLL_WARN, lws_log_emit);
 	memset(&info, 0, sizeof(info));
