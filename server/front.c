@@ -164,28 +164,18 @@ static int
 device_credentials(const struct rf_http_head *h, char *id, size_t idlen,
     char *group, size_t grouplen, char *secret, size_t secretlen)
 {
-	char auth[512], plain[384], *colon, *at;
-	int n;
+	char auth[512], *at;
 
+	group[0] = '\0';
 	if (field(h, "authorization", auth, sizeof(auth)) != 0 ||
-	    strncasecmp(auth, "Basic ", 6) != 0)
+	    rf_auth_basic_decode(auth, id, idlen, secret, secretlen) != 0)
 		return -1;
-	n = lws_b64_decode_string(auth + 6, plain, sizeof(plain) - 1);
-	if (n <= 0)
-		return -1;
-	plain[n] = '\0';
-	if (strlen(plain) != (size_t)n ||
-	    (colon = strchr(plain, ':')) == NULL)
-		return -1;
-	*colon = '\0';
-	if ((at = strchr(plain, '@')) != NULL)
+	if ((at = strchr(id, '@')) != NULL) {
 		*at++ = '\0';
-	if (strlen(plain) >= idlen || strlen(colon + 1) >= secretlen ||
-	    (at != NULL && strlen(at) >= grouplen))
-		return -1;
-	strcpy(id, plain);
-	strcpy(group, at != NULL ? at : "");
-	strcpy(secret, colon + 1);
+		if (strlen(at) >= grouplen)
+			return -1;
+		strcpy(group, at);
+	}
 	return 0;
 }
 

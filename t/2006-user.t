@@ -8,14 +8,15 @@
 id nobody >/dev/null 2>&1 || skip_all "no user nobody"
 
 # The test directory may sit below a private one (mktemp -d): nobody must
-# read the certificate after the switch, so everything goes in a 0755 place.
+# read the certificate and the configuration after the switch (a reload
+# reads both again), so everything goes in a 0755 place.
 base=$(mktemp -d /tmp/rf-user.XXXXXX)
 chmod 755 "$base"
 [ -n "${RF_TEST_LEAVE:-}" ] || defer rm -rf "$base"
 make_certs "$base/tls" >/dev/null
 chmod 644 "$base/tls/key.pem"
 HTTPS_PORT=$(free_port)
-cat >reflector.yml <<EOT
+cat >"$base/reflector.yml" <<EOT
 domain: localhost
 listen:
   https: ["127.0.0.1:$HTTPS_PORT"]
@@ -32,7 +33,7 @@ log:
   file: $base/reflectord.log
   level: debug1
 EOT
-CONF=$TRASH/reflector.yml
+CONF=$base/reflector.yml
 mkdir -p "$TRASH/tls" && cp "$base/tls/ca.pem" "$TRASH/tls/ca.pem"
 start_reflectord || bail "reflectord did not start"
 

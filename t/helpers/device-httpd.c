@@ -172,15 +172,17 @@ start_file(struct conn *c, const char *path)
 	struct stat	 st;
 	int		 fd;
 
+	/* A directory's page is its index.html, as any web server's. */
 	if (strstr(path, "..") != NULL || snprintf(full, sizeof(full),
-	    "%s/%s", docroot, path + 1) >= (int)sizeof(full) ||
+	    "%s/%s%s", docroot, path + 1, path[strlen(path) - 1] == '/' ?
+	    "index.html" : "") >= (int)sizeof(full) ||
 	    (fd = open(full, O_RDONLY)) == -1 || fstat(fd, &st) == -1 ||
 	    !S_ISREG(st.st_mode)) {
 		respond(c, 404, "Not Found", "text/plain", "not found\n", 10);
 		return;
 	}
 	out_printf(c, "HTTP/1.1 200 OK\r\nContent-Type: %s\r\n"
-	    "Content-Length: %lld\r\n%s\r\n", strstr(path, ".html") ?
+	    "Content-Length: %lld\r\n%s\r\n", strstr(full, ".html") ?
 	    "text/html" : "application/octet-stream", (long long)st.st_size,
 	    c->keep ? "" : "Connection: close\r\n");
 	c->file = fd;
