@@ -23,6 +23,7 @@
 struct rf_db {
 	MDB_env	*env;
 	MDB_dbi	 owner;		/* routing */
+	MDB_dbi	 status;	/* routing */
 	MDB_dbi	 devices;	/* registry */
 	MDB_dbi	 users;		/* registry */
 	MDB_dbi	 meta;		/* registry */
@@ -51,6 +52,9 @@ open_dbis(struct rf_db *db, int reset)
 		rc = mdb_dbi_open(txn, "owner", MDB_CREATE, &db->owner);
 		if (rc == 0 && reset)
 			rc = mdb_drop(txn, db->owner, 0);
+		if (rc == 0)
+			rc = mdb_dbi_open(txn, "status", MDB_CREATE,
+			    &db->status);
 	} else {
 		rc = mdb_dbi_open(txn, "devices", MDB_CREATE, &db->devices);
 		if (rc == 0)
@@ -282,6 +286,77 @@ rf_db_owner_count(struct rf_db *db, size_t *n)
 		return db_err("stat", rc);
 	*n = st.ms_entries;
 	return 0;
+}
+
+int
+rf_db_status_put(struct rf_db *db, const char *device,
+    const struct rf_status_rec *rec, const char *props)
+{
+	size_t plen = props != NULL ? strlen(props) : 0;
+	unsigned char buf[sizeof(*rec) + RF_DB_STATUS_PROPS_MAX];
+	struct rf_status_rec v = *rec;
+	MDB_val k, d;
+	MDB_txn *txn;
+	int rc;
+
+	if (device_key(device, &k) != 0)
+		return RF_ERR_INVAL;
+	if (plen > RF_DB_STATUS_PROPS_MAX)
+		plen = RF_DB_STATUS_PROPS_MAX;	/* a status, not an archive */
+	v.version = 1;
+	v.peer[sizeof(v.peer) - 1] = '\0';
+	v.group[sizeof(v.group) - 1] = '\0';
+	memcpy(buf, &v, sizeof(v));
+	if (plen > 0)
+		memcpy(buf + sizeof(v), props, plen);
+	d.mv_size = sizeof(v) + plen;
+	d.mv_data = buf;
+	if ((rc = mdb_txn_begin(db->env, NULL, 0, &txn)) != 0)
+		return db_err("txn_begin", rc);
+	if ((rc = mdb_put(txn, db->status, &k, &d, 0)) != 0) {
+		mdb_txn_abort(txn);
+		return db_err("put status", rc);
+	}
+	if ((rc = mdb_txn_commit(txn)) != 0)
+		return db_err("commit", rc);
+	return 0;
+}
+
+int
+rf_db_status_get(struct rf_db *db, const char *device,
+    struct rf_status_rec *rec, char *props, size_t propslen)
+{
+	MDB_val k, d;
+	MDB_txn *txn;
+	size_t n;
+	int rc, r = 0;
+
+	memset(rec, 0, sizeof(*rec));
+	if (propslen > 0)
+		props[0] = '\0';
+	if (device_key(device, &k) != 0)
+		return RF_ERR_INVAL;
+	if ((rc = mdb_txn_begin(db->env, NULL, MDB_RDONLY, &txn)) != 0)
+		return db_err("txn_begin", rc);
+	rc = mdb_get(txn, db->status, &k, &d);
+	if (rc == MDB_NOTFOUND)
+		r = RF_ERR_NOTFOUND;
+	else if (rc != 0)
+		r = db_err("get status", rc);
+	else if (d.mv_size < sizeof(*rec))
+		r = RF_ERR_DB;
+	else {
+		memcpy(rec, d.mv_data, sizeof(*rec));
+		n = d.mv_size - sizeof(*rec);
+		if (propslen > 0) {
+			if (n >= propslen)
+				n = propslen - 1;
+			memcpy(props, (const char *)d.mv_data + sizeof(*rec), n);
+			props[n] = '\0';
+		}
+	}
+	mdb_txn_abort(txn);
+	return r;
 }
 
 int

@@ -10,6 +10,14 @@
  *               tunnel; deleted by it on close, or by the master when that
  *               worker dies (rf_db_owner_purge_slot).
  *
+ *     "status"  key: device id; value: struct rf_status_rec (below), then
+ *               the device's properties as "name=value\n" lines.  What
+ *               was last known of a device: group, peer, since, last
+ *               seen, bytes each way.  Written by the worker holding the
+ *               tunnel when it comes online and when it goes; kept across
+ *               worker deaths and master restarts (not reset at start).
+ *               A device is online when it has an "owner" entry.
+ *
  *   registry  <state_dir>/registry.mdb (disk, synced, durable)
  *     "devices" key: device id; value: filled by the tunnel issue
  *     "users"   key: user name; value: filled by the tunnel issue
@@ -56,6 +64,20 @@ struct rf_owner_rec {
 	char		peer[48];	/* peer address, NUL-terminated */
 };
 
+/* Head of a "status" value; the property lines follow it. */
+struct rf_status_rec {
+	uint32_t	version;	/* 1 */
+	uint32_t	online;		/* 1 while its tunnel was up */
+	uint64_t	since;		/* unix seconds the tunnel came up */
+	uint64_t	last_seen;	/* unix seconds of the last change */
+	uint64_t	bytes_in;	/* from the device, this tunnel */
+	uint64_t	bytes_out;
+	char		peer[48];
+	char		group[64];
+};
+
+#define RF_DB_STATUS_PROPS_MAX	4096
+
 /*
  * Opens (creating the file if need be) one environment of the given kind
  * in dir.  reset clears the routing map (master start).  The caller must
@@ -76,6 +98,12 @@ int	rf_db_owner_del(struct rf_db *, const char *device, uint32_t slot,
 int	rf_db_owner_purge_slot(struct rf_db *, uint32_t slot, size_t *n);
 /* Counts the entries; for status and tests. */
 int	rf_db_owner_count(struct rf_db *, size_t *n);
+/* Writes a device's status; props (may be NULL) is the property text. */
+int	rf_db_status_put(struct rf_db *, const char *device,
+	    const struct rf_status_rec *, const char *props);
+/* Reads it; props (propslen bytes, may be 0) gets the property text. */
+int	rf_db_status_get(struct rf_db *, const char *device,
+	    struct rf_status_rec *, char *props, size_t propslen);
 /* Clears reader slots of dead processes; *dead gets the count. */
 int	rf_db_reader_check(struct rf_db *, int *dead);
 

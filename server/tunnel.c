@@ -587,6 +587,35 @@ own_device(struct rf_tunnel *t)
 		    "tunnel", t->device, old.slot);
 }
 
+/* What is known of the device goes to the routing environment's "status". */
+static void
+record_status(const struct rf_tunnel *t, int online)
+{
+	struct rf_status_rec rec;
+	char props[RF_DB_STATUS_PROPS_MAX + 1];
+	size_t i, off = 0;
+	int n;
+
+	memset(&rec, 0, sizeof(rec));
+	rec.online = (uint32_t)online;
+	rec.since = (uint64_t)t->since;
+	rec.last_seen = (uint64_t)time(NULL);
+	rec.bytes_in = t->bytes_in;
+	rec.bytes_out = t->bytes_out;
+	snprintf(rec.peer, sizeof(rec.peer), "%.47s", t->peer);
+	snprintf(rec.group, sizeof(rec.group), "%s", t->group);
+	props[0] = '\0';
+	for (i = 0; i < t->nprops && off < sizeof(props); i++) {
+		n = snprintf(props + off, sizeof(props) - off, "%s=%s\n",
+		    t->props[i].name, t->props[i].value);
+		if (n < 0 || (size_t)n >= sizeof(props) - off)
+			break;
+		off += (size_t)n;
+	}
+	if (rf_db_status_put(rf_worker_routing(), t->device, &rec, props) != 0)
+		error("device %s: cannot record its status", t->device);
+}
+
 static void
 close_tunnel(struct rf_tunnel *t, const char *why)
 {
@@ -653,6 +682,7 @@ rf_tunnel_online(struct rf_tunnel *t)
 	ntunnels++;
 	t->registered = 1;
 	own_device(t);
+	record_status(t, 1);
 	tcp_keepalive(t->wsi);
 	lws_set_timeout(t->wsi, PENDING_TIMEOUT_USER_OK, t->keepalive * 2 +
 	    RF_TUNNEL_IDLE_MIN);
@@ -693,10 +723,11 @@ rf_tunnel_gone(struct rf_tunnel *t)
 	ntunnels--;
 	/* Only if still ours: a newer tunnel may own the device by now. */
 	if (rf_db_owner_del(rf_worker_routing(), t->device, (uint32_t)a->slot,
-	    t->serial) == 0)
+	    t->serial) == 0) {
+		record_status(t, 0);
 		logit("device %s offline (%llu bytes in, %llu out)",
 		    t->device, t->bytes_in, t->bytes_out);
-	else
+	} else
 		verbose("device %s: old tunnel closed (%llu bytes in, %llu "
 		    "out)", t->device, t->bytes_in, t->bytes_out);
 	tunnel_free(t);

@@ -49,6 +49,10 @@ EOT
 track_pid $!
 ok "the real agent brings dev2 online" wait_for 10 log_has 'device dev2 online'
 
+status=$(mdb_dump -n -s status -p "$TRASH/run/routing.mdb")
+like "$status" 'dev2' "dev2's status is recorded in the routing environment"
+like "$status" 'targetHost=127.0.0.1' "  ... with the properties its agent sent"
+
 out=$(wtagent dev1 wrong handshake)
 like "$out" '^status HTTP/1.1 401' "a wrong secret is 401"
 like "$out" '^header x-ptth-error Invalid device credentials' "with the reason in X-PTTH-Error"

@@ -124,6 +124,42 @@ test_reader_check(const char *dir)
 }
 
 static void
+test_status(const char *dir)
+{
+	struct rf_status_rec rec, got;
+	char props[64], big[RF_DB_STATUS_PROPS_MAX + 100];
+	struct rf_db *db;
+
+	ok(rf_db_open(&db, dir, RF_DB_ROUTING, 1) == 0, "open for status");
+	memset(&rec, 0, sizeof(rec));
+	rec.online = 1;
+	rec.since = 1700000000;
+	rec.bytes_in = 42;
+	snprintf(rec.peer, sizeof(rec.peer), "192.0.2.7:5000");
+	snprintf(rec.group, sizeof(rec.group), "plant");
+	ok(rf_db_status_get(db, "dev1", &got, props, sizeof(props)) ==
+	    RF_ERR_NOTFOUND, "no status before the first connect");
+	ok(rf_db_status_put(db, "dev1", &rec, "name=Boiler\nhttpPort=80\n") ==
+	    0, "status written");
+	ok(rf_db_status_get(db, "dev1", &got, props, sizeof(props)) == 0 &&
+	    got.online == 1 && got.bytes_in == 42 && got.version == 1 &&
+	    strcmp(got.peer, "192.0.2.7:5000") == 0 &&
+	    strcmp(got.group, "plant") == 0, "status read back");
+	is_str(props, "name=Boiler\nhttpPort=80\n", "properties read back");
+	ok(rf_db_status_get(db, "dev1", &got, props, 5) == 0 &&
+	    strcmp(props, "name") == 0, "properties cut to the caller's room");
+	memset(big, 'x', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	ok(rf_db_status_put(db, "dev1", &rec, big) == 0, "long properties "
+	    "are cut, not refused");
+	rf_db_close(db);
+	ok(rf_db_open(&db, dir, RF_DB_ROUTING, 1) == 0 &&
+	    rf_db_status_get(db, "dev1", &got, NULL, 0) == 0,
+	    "status survives the routing map's reset at master start");
+	rf_db_close(db);
+}
+
+static void
 test_registry(const char *dir)
 {
 	struct rf_db *db;
@@ -146,6 +182,7 @@ main(void)
 		abort();
 	test_owner(dir);
 	test_reader_check(dir);
+	test_status(dir);
 	test_registry(dir);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	if (system(cmd) != 0)
