@@ -289,6 +289,112 @@ rf_db_owner_count(struct rf_db *db, size_t *n)
 }
 
 int
+rf_db_device_put(struct rf_db *db, const char *id,
+    const struct rf_device_rec *rec)
+{
+	struct rf_device_rec v = *rec;
+	MDB_val k, d = { sizeof(v), &v };
+	MDB_txn *txn;
+	int rc;
+
+	if (device_key(id, &k) != 0)
+		return RF_ERR_INVAL;
+	v.version = 1;
+	v.group[sizeof(v.group) - 1] = '\0';
+	v.name[sizeof(v.name) - 1] = '\0';
+	v.secret[sizeof(v.secret) - 1] = '\0';
+	if ((rc = mdb_txn_begin(db->env, NULL, 0, &txn)) != 0)
+		return db_err("txn_begin", rc);
+	if ((rc = mdb_put(txn, db->devices, &k, &d, 0)) != 0) {
+		mdb_txn_abort(txn);
+		return db_err("put device", rc);
+	}
+	if ((rc = mdb_txn_commit(txn)) != 0)
+		return db_err("commit", rc);
+	return 0;
+}
+
+int
+rf_db_device_get(struct rf_db *db, const char *id, struct rf_device_rec *rec)
+{
+	MDB_val k, d;
+	MDB_txn *txn;
+	int rc, r = 0;
+
+	memset(rec, 0, sizeof(*rec));
+	if (device_key(id, &k) != 0)
+		return RF_ERR_INVAL;
+	if ((rc = mdb_txn_begin(db->env, NULL, MDB_RDONLY, &txn)) != 0)
+		return db_err("txn_begin", rc);
+	rc = mdb_get(txn, db->devices, &k, &d);
+	if (rc == MDB_NOTFOUND)
+		r = RF_ERR_NOTFOUND;
+	else if (rc != 0)
+		r = db_err("get device", rc);
+	else if (d.mv_size != sizeof(*rec))
+		r = RF_ERR_DB;
+	else
+		memcpy(rec, d.mv_data, sizeof(*rec));
+	mdb_txn_abort(txn);
+	return r;
+}
+
+int
+rf_db_device_del(struct rf_db *db, const char *id)
+{
+	MDB_val k;
+	MDB_txn *txn;
+	int rc;
+
+	if (device_key(id, &k) != 0)
+		return RF_ERR_INVAL;
+	if ((rc = mdb_txn_begin(db->env, NULL, 0, &txn)) != 0)
+		return db_err("txn_begin", rc);
+	rc = mdb_del(txn, db->devices, &k, NULL);
+	if (rc == MDB_NOTFOUND) {
+		mdb_txn_abort(txn);
+		return RF_ERR_NOTFOUND;
+	}
+	if (rc != 0) {
+		mdb_txn_abort(txn);
+		return db_err("del device", rc);
+	}
+	if ((rc = mdb_txn_commit(txn)) != 0)
+		return db_err("commit", rc);
+	return 0;
+}
+
+int
+rf_db_device_foreach(struct rf_db *db, rf_db_device_fn *fn, void *arg)
+{
+	char id[RF_DB_DEVICE_ID_MAX + 1];
+	struct rf_device_rec rec;
+	MDB_cursor *c;
+	MDB_val k, d;
+	MDB_txn *txn;
+	int rc, r = 0;
+
+	if ((rc = mdb_txn_begin(db->env, NULL, MDB_RDONLY, &txn)) != 0)
+		return db_err("txn_begin", rc);
+	if ((rc = mdb_cursor_open(txn, db->devices, &c)) != 0) {
+		mdb_txn_abort(txn);
+		return db_err("cursor_open", rc);
+	}
+	while (r == 0 && mdb_cursor_get(c, &k, &d, MDB_NEXT) == 0) {
+		if (k.mv_size > RF_DB_DEVICE_ID_MAX || d.mv_size !=
+		    sizeof(rec))
+			continue;	/* not ours to read: skip, do not fail */
+		memcpy(id, k.mv_data, k.mv_size);
+		id[k.mv_size] = '\0';
+		memcpy(&rec, d.mv_data, sizeof(rec));
+		r = fn(arg, id, &rec);
+	}
+	mdb_cursor_close(c);
+	mdb_txn_abort(txn);
+	return r;
+}
+
+int
 rf_db_status_put(struct rf_db *db, const char *device,
     const struct rf_status_rec *rec, const char *props)
 {

@@ -19,7 +19,10 @@
  *               A device is online when it has an "owner" entry.
  *
  *   registry  <state_dir>/registry.mdb (disk, synced, durable)
- *     "devices" key: device id; value: filled by the tunnel issue
+ *     "devices" key: device id; value: struct rf_device_rec (below), native
+ *               byte order, version 1: devices added with reflectorctl
+ *               besides those declared in reflector.yml (which win on a
+ *               clash).  The secret is a hash (auth.h), never a secret.
  *     "users"   key: user name; value: filled by the tunnel issue
  *     "meta"    key: "schema"; value: u32 schema version
  *     "sessions" key: SHA-256 of the token (32 bytes), never the token
@@ -64,6 +67,16 @@ struct rf_owner_rec {
 	char		peer[48];	/* peer address, NUL-terminated */
 };
 
+/* A device of the registry. */
+struct rf_device_rec {
+	uint32_t	version;	/* 1 */
+	uint32_t	pad;
+	uint64_t	created;	/* unix seconds */
+	char		group[64];
+	char		name[128];
+	char		secret[192];	/* $sha256$... or $scrypt$... */
+};
+
 /* Head of a "status" value; the property lines follow it. */
 struct rf_status_rec {
 	uint32_t	version;	/* 1 */
@@ -98,6 +111,19 @@ int	rf_db_owner_del(struct rf_db *, const char *device, uint32_t slot,
 int	rf_db_owner_purge_slot(struct rf_db *, uint32_t slot, size_t *n);
 /* Counts the entries; for status and tests. */
 int	rf_db_owner_count(struct rf_db *, size_t *n);
+int	rf_db_device_put(struct rf_db *, const char *id,
+	    const struct rf_device_rec *);
+/* RF_ERR_NOTFOUND if the registry has no such device. */
+int	rf_db_device_get(struct rf_db *, const char *id, struct rf_device_rec *);
+int	rf_db_device_del(struct rf_db *, const char *id);
+/*
+ * Calls fn for every device, in id order, with a copy it may keep; a
+ * non-zero return stops and is returned.  fn must not use the database.
+ */
+typedef int rf_db_device_fn(void *arg, const char *id,
+	    const struct rf_device_rec *);
+int	rf_db_device_foreach(struct rf_db *, rf_db_device_fn *, void *arg);
+
 /* Writes a device's status; props (may be NULL) is the property text. */
 int	rf_db_status_put(struct rf_db *, const char *device,
 	    const struct rf_status_rec *, const char *props);

@@ -345,23 +345,52 @@ out:
 /* ------------------------------------------------- users and devices -- */
 
 int
-rf_auth_device(const struct rf_conf *conf, const char *id, const char *group,
-    const char *secret)
+rf_auth_device_find(const struct rf_conf *conf, struct rf_db *db,
+    const char *id, struct rf_device_info *info)
 {
 	const struct rf_conf_device *d;
+	struct rf_device_rec rec;
 	size_t i;
 
-	if (id == NULL || group == NULL || secret == NULL)
+	memset(info, 0, sizeof(*info));
+	if (id == NULL || strlen(id) >= sizeof(info->id))
 		return 0;
 	for (i = 0; i < conf->ndevices; i++) {
 		d = &conf->devices[i];
 		if (strcmp(d->id, id) != 0)
 			continue;
-		if (d->group == NULL || strcmp(d->group, group) != 0)
-			return 0;
-		return rf_auth_verify(d->secret, secret) == 1;
+		snprintf(info->id, sizeof(info->id), "%s", d->id);
+		snprintf(info->group, sizeof(info->group), "%s",
+		    d->group != NULL ? d->group : "");
+		snprintf(info->name, sizeof(info->name), "%s",
+		    d->name != NULL ? d->name : "");
+		snprintf(info->secret, sizeof(info->secret), "%s", d->secret);
+		return 1;
 	}
-	return 0;
+	if (db == NULL || rf_db_device_get(db, id, &rec) != 0)
+		return 0;
+	snprintf(info->id, sizeof(info->id), "%s", id);
+	snprintf(info->group, sizeof(info->group), "%s", rec.group);
+	snprintf(info->name, sizeof(info->name), "%s", rec.name);
+	snprintf(info->secret, sizeof(info->secret), "%s", rec.secret);
+	info->from_registry = 1;
+	return 1;
+}
+
+int
+rf_auth_device(const struct rf_conf *conf, struct rf_db *db, const char *id,
+    const char *group, const char *secret)
+{
+	struct rf_device_info info;
+	int r;
+
+	if (id == NULL || group == NULL || secret == NULL ||
+	    !rf_auth_device_find(conf, db, id, &info))
+		return 0;
+	r = strcmp(info.group, group) == 0 &&
+	    rf_auth_verify(info.secret, secret) == 1;
+	OPENSSL_cleanse(&info, sizeof(info));
+	return r;
 }
 
 /*

@@ -42,11 +42,26 @@ int	rf_auth_hash_password(const char *password, char *out, size_t outlen);
 int	rf_auth_new_secret(char *secret, size_t secretlen, char *hash,
 	    size_t hashlen);
 
+/* A device as reflector.yml or the registry knows it. */
+struct rf_device_info {
+	char	id[64];
+	char	group[64];
+	char	name[128];		/* "" if none */
+	char	secret[192];		/* the hash */
+	int	from_registry;		/* added with reflectorctl */
+};
+
 /*
- * A device of the config whose id, group and secret match: 1, else 0.  The
- * stock agent sends Basic "<id>@<group>:<secret>" (WEBTUNNEL.md 2).
+ * Finds a device: reflector.yml first, then the registry (db, may be
+ * NULL).  1 and *info filled, or 0.
  */
-int	rf_auth_device(const struct rf_conf *, const char *id,
+int	rf_auth_device_find(const struct rf_conf *, struct rf_db *,
+	    const char *id, struct rf_device_info *);
+/*
+ * A known device whose id, group and secret match: 1, else 0.  The stock
+ * agent sends Basic "<id>@<group>:<secret>" (WEBTUNNEL.md 2).
+ */
+int	rf_auth_device(const struct rf_conf *, struct rf_db *, const char *id,
 	    const char *group, const char *secret);
 /*
  * The user of the config of that name and password, or NULL.  It costs a

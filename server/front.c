@@ -246,7 +246,8 @@ upgrade(struct rf_front *f)
 		return refuse_device(f, 401, "Missing or malformed device "
 		    "credentials");
 	}
-	if (!rf_auth_device(rf_worker_conf(), id, group, secret)) {
+	if (!rf_auth_device(rf_worker_conf(), rf_worker_registry(), id, group,
+	    secret)) {
 		logit("device %.63s@%.63s from %s: authentication failed", id,
 		    group, peer);
 		rf_auth_peer_failed(peer, "device", id);

@@ -235,6 +235,48 @@ conf_user(const struct rf_conf *conf, const char *name)
 	return NULL;
 }
 
+/* The device list of the home page, from the config and the registry. */
+struct device_list {
+	struct page			*pg;
+	const struct rf_conf		*conf;
+	const struct rf_conf_user	*user;
+	const char			*port;
+	int				 n;
+};
+
+static void
+list_device(struct device_list *l, const char *id, const char *name)
+{
+	if (!rf_auth_user_may(l->user, id))
+		return;
+	l->n++;
+	pf(l->pg, "<li><a href=\"https://");
+	put_html(l->pg, id);
+	pf(l->pg, ".");
+	put_html(l->pg, l->conf->domain);
+	put_html(l->pg, l->port);
+	pf(l->pg, "/\">");
+	put_html(l->pg, name != NULL && *name != '\0' ? name : id);
+	pf(l->pg, "</a> (");
+	put_html(l->pg, id);
+	pf(l->pg, ")</li>\n");
+}
+
+static int
+list_registry_device(void *arg, const char *id,
+    const struct rf_device_rec *rec)
+{
+	struct device_list *l = arg;
+	size_t i;
+
+	/* A device in reflector.yml too is listed once, from there. */
+	for (i = 0; i < l->conf->ndevices; i++)
+		if (strcmp(l->conf->devices[i].id, id) == 0)
+			return 0;
+	list_device(l, id, rec->name);
+	return 0;
+}
+
 static int
 home_page(const struct rf_conf *conf, struct rf_db *db,
     const struct rf_portal_req *req, struct rf_portal_resp *resp)
@@ -242,8 +284,10 @@ home_page(const struct rf_conf *conf, struct rf_db *db,
 	const struct rf_conf_user *u;
 	const struct rf_conf_device *d;
 	char user[RF_DB_SESSION_USER_MAX], port[8];
+	struct device_list lst;
 	struct page pg;
-	size_t i, n = 0;
+	size_t i;
+	int n;
 
 	page_init(&pg);
 	page_head(&pg, "Reflector");
@@ -266,22 +310,18 @@ home_page(const struct rf_conf *conf, struct rf_db *db,
 	put_html(&pg, user);
 	pf(&pg, "</b>. <a href=\"" P_LOGOUT "\">Log out</a></p>\n"
 	    "<h2>Devices</h2>\n<ul>\n");
+	lst.pg = &pg;
+	lst.conf = conf;
+	lst.user = u;
+	lst.port = port;
+	lst.n = 0;
 	for (i = 0; i < conf->ndevices; i++) {
 		d = &conf->devices[i];
-		if (!rf_auth_user_may(u, d->id))
-			continue;
-		n++;
-		pf(&pg, "<li><a href=\"https://");
-		put_html(&pg, d->id);
-		pf(&pg, ".");
-		put_html(&pg, conf->domain);
-		put_html(&pg, port);
-		pf(&pg, "/\">");
-		put_html(&pg, d->name != NULL ? d->name : d->id);
-		pf(&pg, "</a> (");
-		put_html(&pg, d->id);
-		pf(&pg, ")</li>\n");
+		list_device(&lst, d->id, d->name);
 	}
+	if (db != NULL)
+		rf_db_device_foreach(db, list_registry_device, &lst);
+	n = lst.n;
 	pf(&pg, "</ul>\n");
 	if (n == 0)
 		pf(&pg, "<p>No device is granted to you.</p>\n");

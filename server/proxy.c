@@ -381,13 +381,10 @@ host_matches(struct proxy_conn *pc)
 static int
 device_known(const char *device)
 {
-	const struct rf_conf	*conf = rf_worker_conf();
-	size_t			 i;
+	struct rf_device_info	 info;
 
-	for (i = 0; i < conf->ndevices; i++)
-		if (strcmp(conf->devices[i].id, device) == 0)
-			return 1;
-	return 0;
+	return rf_auth_device_find(rf_worker_conf(), rf_worker_registry(),
+	    device, &info);
 }
 
 /* Some field named name contains needle, ignoring case. */

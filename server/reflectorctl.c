@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
- * reflectorctl: the administrator's tool.  For now it makes the hash
- * strings that reflector.yml keeps instead of passwords and device
- * secrets; the commands that talk to a running reflectord come later.
+ * reflectorctl: the administrator's tool.  It makes the hash strings that
+ * reflector.yml keeps instead of passwords and device secrets, and adds,
+ * lists and removes devices in the registry (LMDB, shared with a running
+ * reflectord, which sees a change at the device's next connect).
  */
 #include <errno.h>
 #include <signal.h>
@@ -10,9 +11,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <termios.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "auth.h"
+#include "conf.h"
+#include "db.h"
 #include "err.h"
 #include "log.h"
 
@@ -23,9 +27,13 @@ static volatile sig_atomic_t got_signal;
 static void __attribute__((noreturn))
 usage(void)
 {
-	fprintf(stderr, "usage: reflectorctl [-V] command [argument ...]\n"
+	fprintf(stderr, "usage: reflectorctl [-V] [-c config_file] command "
+	    "[argument ...]\n"
 	    "       reflectorctl hash-password\n"
-	    "       reflectorctl new-device-secret [device-id [group]]\n");
+	    "       reflectorctl new-device-secret [device-id [group]]\n"
+	    "       reflectorctl device add device-id [group [name]]\n"
+	    "       reflectorctl device list\n"
+	    "       reflectorctl device remove device-id\n");
 	exit(2);
 }
 
@@ -198,14 +206,121 @@ cmd_new_device_secret(int argc, char **argv)
 	return 0;
 }
 
+static void
+print_error(void *arg, const char *line)
+{
+	(void)arg;
+	fprintf(stderr, "%s\n", line);
+}
+
+/* The registry named by the config's state_dir. */
+static struct rf_db *
+open_registry(const char *path)
+{
+	struct rf_conf *conf;
+	struct rf_db *db;
+	int r;
+
+	if (rf_conf_load(path, &conf, print_error, NULL) != 0) {
+		fprintf(stderr, "reflectorctl: %s is invalid\n", path);
+		return NULL;
+	}
+	r = rf_db_open(&db, conf->state_dir, RF_DB_REGISTRY, 0);
+	if (r != 0)
+		fprintf(stderr, "reflectorctl: cannot open the registry in "
+		    "%s: %s\n", conf->state_dir, rf_strerror(r));
+	rf_conf_free(conf);
+	return r == 0 ? db : NULL;
+}
+
+static int
+device_add(struct rf_db *db, int argc, char **argv)
+{
+	struct rf_device_rec rec;
+	char secret[64];
+	int r;
+
+	if (argc < 2 || argc > 4)
+		usage();
+	if (!valid_label(argv[1])) {
+		fprintf(stderr, "reflectorctl: %s: a device id is 1 to 63 of "
+		    "a-z, 0-9 and '-', not starting or ending with '-'\n",
+		    argv[1]);
+		return 1;
+	}
+	if (rf_db_device_get(db, argv[1], &rec) == 0) {
+		fprintf(stderr, "reflectorctl: %s is in the registry already"
+		    "\n", argv[1]);
+		return 1;
+	}
+	memset(&rec, 0, sizeof(rec));
+	rec.created = (uint64_t)time(NULL);
+	snprintf(rec.group, sizeof(rec.group), "%s", argc > 2 ? argv[2] :
+	    "default");
+	snprintf(rec.name, sizeof(rec.name), "%s", argc > 3 ? argv[3] : "");
+	if ((r = rf_auth_new_secret(secret, sizeof(secret), rec.secret,
+	    sizeof(rec.secret))) != 0 ||
+	    (r = rf_db_device_put(db, argv[1], &rec)) != 0) {
+		fprintf(stderr, "reflectorctl: cannot add %s: %s\n", argv[1],
+		    rf_strerror(r));
+		return 1;
+	}
+	printf("# %s added; its agent sends \"%s@%s\" and this secret,\n"
+	    "# shown only now (the registry keeps its hash alone):\n"
+	    "secret: %s\n", argv[1], argv[1], rec.group, secret);
+	explicit_bzero(secret, sizeof(secret));
+	return 0;
+}
+
+static int
+print_device(void *arg, const char *id, const struct rf_device_rec *rec)
+{
+	(void)arg;
+	printf("%s\t%s\t%s\n", id, rec->group, rec->name);
+	return 0;
+}
+
+static int
+cmd_device(const char *conf_path, int argc, char **argv)
+{
+	struct rf_db *db;
+	int r = 1;
+
+	if (argc < 2)
+		usage();
+	if ((db = open_registry(conf_path)) == NULL)
+		return 1;
+	if (strcmp(argv[1], "add") == 0)
+		r = device_add(db, argc - 1, argv + 1);
+	else if (strcmp(argv[1], "list") == 0 && argc == 2)
+		r = rf_db_device_foreach(db, print_device, NULL) == 0 ? 0 : 1;
+	else if (strcmp(argv[1], "remove") == 0 && argc == 3) {
+		r = rf_db_device_del(db, argv[2]);
+		if (r != 0)
+			fprintf(stderr, "reflectorctl: %s: %s\n", argv[2],
+			    r == RF_ERR_NOTFOUND ? "not in the registry" :
+			    rf_strerror(r));
+		r = r == 0 ? 0 : 1;
+	} else {
+		rf_db_close(db);
+		usage();
+	}
+	rf_db_close(db);
+	return r;
+}
+
 int
 main(int argc, char **argv)
 {
+	const char *conf_path = NULL;
 	int ch;
 
 	rf_log_init("reflectorctl");
-	while ((ch = getopt(argc, argv, "+V")) != -1) {
+	while ((ch = getopt(argc, argv, "+c:V")) != -1) {
 		switch (ch) {
+		case 'c':
+			conf_path = optarg;
+			break;
 		case 'V':
 			printf("reflectorctl %s\n", RF_VERSION);
 			return 0;
@@ -221,6 +336,9 @@ main(int argc, char **argv)
 		return cmd_hash_password(argc, argv);
 	if (strcmp(argv[0], "new-device-secret") == 0)
 		return cmd_new_device_secret(argc, argv);
+	if (strcmp(argv[0], "device") == 0)
+		return cmd_device(conf_path != NULL ? conf_path :
+		    rf_conf_default_path(), argc, argv);
 	fprintf(stderr, "reflectorctl: %s: unknown command\n", argv[0]);
 	usage();
 }

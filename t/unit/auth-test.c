@@ -188,15 +188,15 @@ test_conf(const struct rf_conf *conf, const char *secret)
 	const struct rf_conf_user *alice = NULL;
 	size_t i;
 
-	is_int(rf_auth_device(conf, "dev1", "plant-a", secret), 1,
+	is_int(rf_auth_device(conf, NULL, "dev1", "plant-a", secret), 1,
 	    "device with the right id, group and secret");
-	is_int(rf_auth_device(conf, "dev1", "plant-b", secret), 0,
+	is_int(rf_auth_device(conf, NULL, "dev1", "plant-b", secret), 0,
 	    "the wrong group is refused");
-	is_int(rf_auth_device(conf, "dev1", "plant-a", "nope"), 0,
+	is_int(rf_auth_device(conf, NULL, "dev1", "plant-a", "nope"), 0,
 	    "the wrong secret is refused");
-	is_int(rf_auth_device(conf, "dev9", "plant-a", secret), 0,
+	is_int(rf_auth_device(conf, NULL, "dev9", "plant-a", secret), 0,
 	    "an unknown device is refused");
-	is_int(rf_auth_device(conf, "plc-7", "default", secret), 1,
+	is_int(rf_auth_device(conf, NULL, "plc-7", "default", secret), 1,
 	    "a device without a group is in \"default\"");
 
 	ok((alice = rf_auth_user(conf, "alice", "alice pw")) != NULL &&
