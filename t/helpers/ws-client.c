@@ -232,6 +232,7 @@ main(int argc, char **argv)
 		fail("malloc");
 	RAND_bytes(big, (int)size);
 	echo(2, big, size, "binary");
+	free(big);
 	echo(9, (const unsigned char *)"ping", 4, "ping");
 	send_frame(8, (const unsigned char *)"\x03\xe8", 2);
 	free(recv_frame(&op, &i));
