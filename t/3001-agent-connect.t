@@ -25,13 +25,7 @@ EOT
 write_config "$TRASH/reflector.yml" devices.yml || bail "cannot write the config"
 start_reflectord || bail "reflectord did not start"
 
-cat >agent.yml <<EOT
-reflector: https://localhost:$HTTPS_PORT/
-ca_file: $TRASH/tls/ca.pem
-log:
-  level: debug1
-  target: file
-  file: $TRASH/agent.log
+{ agent_config; cat <<EOT; } >agent.yml
 devices:
   - id: dev1
     group: default

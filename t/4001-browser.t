@@ -63,13 +63,7 @@ spawn "$HTTPD" -p "$DPORT" -d www -l device.log
 wait_for 5 grep -q listening "$TRASH/spawn.$((${#_tap_pids[@]} - 1)).log" ||
 	bail "device-httpd did not start"
 
-cat >agent.yml <<EOT
-reflector: https://localhost:$HTTPS_PORT/
-ca_file: $TRASH/tls/ca.pem
-log:
-  level: debug1
-  target: file
-  file: $TRASH/agent.log
+{ agent_config; cat <<EOT; } >agent.yml
 devices:
   - id: dev1
     group: default

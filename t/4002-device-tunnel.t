@@ -31,14 +31,7 @@ wtagent() { # ID SECRET SCRIPT
 }
 
 # A real agent keeps dev2 online through everything below.
-cat >agent.yml <<EOT
-reflector: https://localhost:$HTTPS_PORT/
-ca_file: $TRASH/tls/ca.pem
-reconnect_max: 2s
-log:
-  level: debug1
-  target: file
-  file: $TRASH/agent.log
+{ agent_config; cat <<EOT; } >agent.yml
 devices:
   - id: dev2
     group: plant

@@ -449,6 +449,21 @@ routing_put() {
 	mdb_load -n -s owner -f "$TRASH/owner.dump" "$TRASH/run/routing.mdb"
 }
 
+# agent_config [LOGFILE]: prints the head of a reflector-agent.yml for this
+# test's reflectord (the test CA, reconnects capped at 2 s, the log in
+# LOGFILE, default $TRASH/agent.log); the caller adds "devices:" and more.
+agent_config() {
+	cat <<EOT
+reflector: https://localhost:$HTTPS_PORT/
+ca_file: $TRASH/tls/ca.pem
+reconnect_max: 2s
+log:
+  level: debug1
+  target: file
+  file: ${1:-$TRASH/agent.log}
+EOT
+}
+
 # log_has ERE: the reflectord log has a line matching ERE.
 log_has() {
 	grep -Eq -- "$1" "$TRASH/reflectord.log" 2>/dev/null
