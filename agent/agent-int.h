@@ -13,6 +13,7 @@
 #include <libwebsockets.h>
 
 #include "rfagent.h"
+#include "wsclient.h"
 
 /*
  * Per-channel queues: reading from one side stops above the high water
@@ -26,18 +27,6 @@
 #define AGENT_TUNNEL_PROTO	"com.appinf.webtunnel.server/1.0"
 #define AGENT_TARGET_PROTO	"rf-agent-target"
 
-struct agent_chunk {
-	STAILQ_ENTRY(agent_chunk) entry;
-	size_t			 len;
-	size_t			 off;
-	unsigned char		 data[];
-};
-
-struct agent_q {
-	STAILQ_HEAD(, agent_chunk) chunks;
-	size_t			 bytes;
-};
-
 enum agent_chan_state {
 	CHAN_CONNECTING,	/* waiting for the target's connect */
 	CHAN_OPEN,		/* relaying */
@@ -50,8 +39,8 @@ struct agent_chan {
 	uint16_t		 id;
 	uint16_t		 port;
 	struct lws		*wsi;		/* the target; NULL once gone */
-	struct agent_q		 to_target;
-	struct agent_q		 to_tunnel;
+	struct rf_wsc_q		 to_target;
+	struct rf_wsc_q		 to_tunnel;
 	int64_t			 deadline;	/* connect, in usec */
 	unsigned int		 confirm:1;	/* OPEN_CONFIRM to send */
 	unsigned int		 peer_closed:1;	/* CLOSE received */
@@ -80,9 +69,7 @@ struct agent_dev {
 	struct lws		*cwsi;		/* the tunnel, from connect */
 	unsigned int		 failures;	/* in a row */
 	lws_sorted_usec_list_t	 sul_retry;
-	int64_t			 last_rx;	/* usec */
-	int64_t			 last_tx;
-	int64_t			 last_ping;
+	struct rf_wsc_ka	 ka;		/* keep-alive timing */
 	int			 ping_due;
 	int			 established;
 	int			 reason_set;	/* last_error is the reason */

@@ -13,6 +13,7 @@
 #include "agentconf.h"
 #include "err.h"
 #include "log.h"
+#include "wsclient.h"
 #include "yconf.h"
 
 #ifndef RF_SYSCONFDIR
@@ -21,7 +22,6 @@
 
 #define AC_PROP_NAME_MAX	63	/* as rf_wt_props_decode takes them */
 #define AC_PROP_VALUE_MAX	1023
-#define AC_PROXY_AUTH_MAX	95	/* lws keeps "user:password" in 96 */
 
 /* The named ports, and the property each sets (NULL: none). */
 static const struct {
@@ -44,8 +44,6 @@ static const char *const reserved_props[] = {
 	"rdpPort", "vpnPort", "appPort",
 };
 
-static const char *check_url(const char *);
-static const char *check_proxy_url(const char *);
 static void	ports_set(struct rf_yconf_ctx *, const struct rf_yconf_key *,
 		    const char *, yaml_node_t *, void *);
 static void	ports_put(FILE *, const struct rf_yconf_key *, const void *);
@@ -99,7 +97,7 @@ static const struct rf_yconf_key device_keys[] = {
 /* In the order the dump prints them, which is the order of the man page. */
 static const struct rf_yconf_key agent_keys[] = {
 	{ .path = "reflector", .type = RF_YC_STRING, .flags = RF_YC_UNSET,
-	  .check = check_url, .off = A(s.reflector),
+	  .check = rf_agentconf_check_url, .off = A(s.reflector),
 	  .desc = "URL of the reflector: https://reflector.example.net/" },
 	{ .path = "ca_file", .type = RF_YC_PATH, .flags = RF_YC_UNSET,
 	  .off = A(s.ca_file),
@@ -107,7 +105,7 @@ static const struct rf_yconf_key agent_keys[] = {
 	{ .path = "proxy", .type = RF_YC_SECTION,
 	  .desc = "HTTP CONNECT proxy to reach the reflector through" },
 	{ .path = "proxy.url", .type = RF_YC_STRING, .flags = RF_YC_UNSET,
-	  .check = check_proxy_url, .off = A(s.proxy_url),
+	  .check = rf_agentconf_check_proxy_url, .off = A(s.proxy_url),
 	  .desc = "http://host:port; empty: connect directly" },
 	{ .path = "proxy.username", .type = RF_YC_STRING, .flags = RF_YC_UNSET,
 	  .off = A(s.proxy_username), .desc = "Basic credentials, optional" },
@@ -155,8 +153,8 @@ static const struct rf_yconf_schema agent_schema = {
 	.finish = agent_finish,
 };
 
-static const char *
-check_url(const char *s)
+const char *
+rf_agentconf_check_url(const char *s)
 {
 	struct rf_agent_url u;
 	const char *why;
@@ -166,8 +164,8 @@ check_url(const char *s)
 	return NULL;
 }
 
-static const char *
-check_proxy_url(const char *s)
+const char *
+rf_agentconf_check_proxy_url(const char *s)
 {
 	struct rf_agent_url u;
 	const char *why;
@@ -553,10 +551,10 @@ agent_finish(struct rf_yconf_ctx *ctx, void *base)
 		else if (strchr(s->proxy_username, ':') != NULL)
 			rf_yconf_error(ctx, &pos, "'proxy.username' must not "
 			    "contain ':' (Basic authentication)");
-		else if (len > AC_PROXY_AUTH_MAX)
+		else if (len > RF_WSC_PROXY_AUTH_MAX)
 			rf_yconf_error(ctx, &pos, "'proxy.username' and "
 			    "'proxy.password' together must be at most %d "
-			    "bytes", AC_PROXY_AUTH_MAX - 1);
+			    "bytes", RF_WSC_PROXY_AUTH_MAX - 1);
 	} else if (s->proxy_password != NULL) {
 		pos = key_pos(ac, "proxy.password");
 		rf_yconf_error(ctx, &pos, "'proxy.password' needs "

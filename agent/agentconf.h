@@ -34,6 +34,12 @@ int	rf_agentconf_load_mem(const void *buf, size_t len, const char *name,
 void	rf_agentconf_free(struct rf_agentconf *);
 /* The effective configuration as YAML that loads back (reflector-agent -T). */
 int	rf_agentconf_dump(const struct rf_agentconf *, FILE *);
+/*
+ * String checks for the URL keys, shared with reflector-client's
+ * client.yml: NULL if s is good, else what it must be.
+ */
+const char *rf_agentconf_check_url(const char *s);
+const char *rf_agentconf_check_proxy_url(const char *s);
 /* SYSCONFDIR/reflector/reflector-agent.yml */
 const char *rf_agentconf_default_path(void);
 

@@ -14,8 +14,8 @@
  * the same second; the delay starts again at 1 s after a tunnel was up.
  *
  * lws reads the lowercase http_proxy environment variable for every vhost
- * created without an explicit proxy, so the agent hides it while it makes
- * its vhosts (and puts it back): the proxy is what the settings say.
+ * created without an explicit proxy; rf_wsc_vhost_new (wsclient.c) hides
+ * it, so that the proxy is what the settings say.
  */
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -556,75 +556,37 @@ tick(lws_sorted_usec_list_t *sul)
 
 /* ------------------------------------------------------------ context -- */
 
-static void
-lws_logger(int level, const char *line)
-{
-	char buf[512];
-	size_t n;
-
-	snprintf(buf, sizeof(buf), "%s", line);
-	n = strlen(buf);
-	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
-		buf[--n] = '\0';
-	debug("lws: %s", buf);
-	(void)level;
-}
-
-/* The vhosts, with the lowercase http_proxy of the environment hidden. */
+/* The vhosts: the reflector's with the CA file and the proxy. */
 static int
 make_vhosts(struct rf_agent *a, struct lws_vhost **tunnel,
     struct lws_vhost **target)
 {
-	struct lws_context_creation_info info;
-	char proxy[512], *env;
-	struct rf_agent_url pu;
+	char proxy[512];
 	const char *why;
 	int r = 0;
 
 	*tunnel = *target = NULL;
 	proxy[0] = '\0';
-	if (a->s.proxy_url != NULL) {
-		if (rf_agent_parse_url(a->s.proxy_url, &pu, &why) != 0) {
-			error("proxy.url: %s", why);
-			return RF_ERR_INVAL;
-		}
-		snprintf(proxy, sizeof(proxy), "%s%s%s%s%s:%d",
-		    a->s.proxy_username != NULL ? a->s.proxy_username : "",
-		    a->s.proxy_password != NULL ? ":" : "",
-		    a->s.proxy_password != NULL ? a->s.proxy_password : "",
-		    a->s.proxy_username != NULL ? "@" : "", pu.host, pu.port);
+	if (a->s.proxy_url != NULL && rf_wsc_proxy_address(a->s.proxy_url,
+	    a->s.proxy_username, a->s.proxy_password, proxy, sizeof(proxy),
+	    &why) != 0) {
+		error("proxy.url: %s", why);
+		return RF_ERR_INVAL;
 	}
-	if ((env = getenv("http_proxy")) != NULL &&
-	    (env = strdup(env)) == NULL)
-		return RF_ERR_NOMEM;
-	unsetenv("http_proxy");
-
-	memset(&info, 0, sizeof(info));
-	info.port = CONTEXT_PORT_NO_LISTEN;
-	info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
-	info.vhost_name = "tunnel";
-	info.protocols = rf_agent_tunnel_protocols;
-	info.client_ssl_ca_filepath = a->s.ca_file;
-	info.http_proxy_address = proxy[0] != '\0' ? proxy : NULL;
-	if ((*tunnel = lws_create_vhost(a->ctx, &info)) == NULL) {
+	if ((*tunnel = rf_wsc_vhost_new(a->ctx, "tunnel",
+	    rf_agent_tunnel_protocols, a->s.ca_file, proxy)) == NULL) {
 		error("cannot set up TLS for the reflector%s%s",
 		    a->s.ca_file != NULL ? ": check ca_file " : "",
 		    a->s.ca_file != NULL ? a->s.ca_file : "");
 		r = RF_ERR_TLS;
 	}
-	info.vhost_name = "target";
-	info.protocols = rf_agent_target_protocols;
-	info.client_ssl_ca_filepath = NULL;
-	info.http_proxy_address = NULL;
-	if (r == 0 && (*target = lws_create_vhost(a->ctx, &info)) == NULL) {
+	/* The targets are on the device's LAN: never through the proxy. */
+	if (r == 0 && (*target = rf_wsc_vhost_new(a->ctx, "target",
+	    rf_agent_target_protocols, NULL, NULL)) == NULL) {
 		error("cannot set up the connections to the targets");
 		r = RF_ERR_TLS;
 	}
 	explicit_bzero(proxy, sizeof(proxy));
-	if (env != NULL) {
-		setenv("http_proxy", env, 1);
-		free(env);
-	}
 	if (r != 0) {
 		if (*tunnel != NULL)
 			lws_vhost_destroy(*tunnel);
@@ -680,7 +642,7 @@ rf_agent_new(const struct rf_agent_settings *s, struct rf_agent **out)
 	if ((r = rf_agent_settings_copy(&a->s, s)) != 0)
 		goto out;
 	lws_set_log_level(rf_log_enabled(RF_LOG_DEBUG2) ? LLL_ERR | LLL_WARN |
-	    LLL_NOTICE : LLL_ERR | LLL_WARN, lws_logger);
+	    LLL_NOTICE : LLL_ERR | LLL_WARN, rf_wsc_lws_log);
 	memset(&info, 0, sizeof(info));
 	info.port = CONTEXT_PORT_NO_LISTEN;
 	info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT |

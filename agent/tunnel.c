@@ -64,67 +64,6 @@ const struct lws_protocols rf_agent_target_protocols[] = {
 	{ NULL, NULL, 0, 0, 0, NULL, 0 }
 };
 
-/* -------------------------------------------------------------- queue -- */
-
-static void
-q_init(struct agent_q *q)
-{
-	STAILQ_INIT(&q->chunks);
-	q->bytes = 0;
-}
-
-static int
-q_put(struct agent_q *q, const void *data, size_t len)
-{
-	struct agent_chunk *c;
-
-	if (len == 0)
-		return 0;
-	if ((c = malloc(sizeof(*c) + len)) == NULL)
-		return RF_ERR_NOMEM;
-	memcpy(c->data, data, len);
-	c->len = len;
-	c->off = 0;
-	STAILQ_INSERT_TAIL(&q->chunks, c, entry);
-	q->bytes += len;
-	return 0;
-}
-
-/* Copies up to max bytes out of the queue; returns how many. */
-static size_t
-q_get(struct agent_q *q, unsigned char *buf, size_t max)
-{
-	struct agent_chunk *c;
-	size_t n, got = 0;
-
-	while (got < max && (c = STAILQ_FIRST(&q->chunks)) != NULL) {
-		n = c->len - c->off;
-		if (n > max - got)
-			n = max - got;
-		memcpy(buf + got, c->data + c->off, n);
-		got += n;
-		c->off += n;
-		if (c->off == c->len) {
-			STAILQ_REMOVE_HEAD(&q->chunks, entry);
-			free(c);
-		}
-	}
-	q->bytes -= got;
-	return got;
-}
-
-static void
-q_clear(struct agent_q *q)
-{
-	struct agent_chunk *c;
-
-	while ((c = STAILQ_FIRST(&q->chunks)) != NULL) {
-		STAILQ_REMOVE_HEAD(&q->chunks, entry);
-		free(c);
-	}
-	q->bytes = 0;
-}
-
 /* ----------------------------------------------------------- channels -- */
 
 static struct agent_chan *
@@ -193,8 +132,8 @@ chan_free(struct agent_chan *c)
 	if (d->next == c)
 		d->next = TAILQ_NEXT(c, entry);
 	TAILQ_REMOVE(&d->chans, c, entry);
-	q_clear(&c->to_target);
-	q_clear(&c->to_tunnel);
+	rf_wsc_q_clear(&c->to_target);
+	rf_wsc_q_clear(&c->to_tunnel);
 	if (d->st.open_channels > 0)
 		d->st.open_channels--;
 	free(c);
@@ -284,8 +223,8 @@ chan_open(struct agent_dev *d, uint16_t id, uint16_t port)
 	c->state = CHAN_CONNECTING;
 	c->deadline = lws_now_usecs() +
 	    (int64_t)d->agent->s.connect_timeout * LWS_US_PER_SEC;
-	q_init(&c->to_target);
-	q_init(&c->to_tunnel);
+	rf_wsc_q_init(&c->to_target);
+	rf_wsc_q_init(&c->to_tunnel);
 	TAILQ_INSERT_TAIL(&d->chans, c, entry);
 	d->st.open_channels++;
 
@@ -332,7 +271,7 @@ chan_data(struct agent_dev *d, struct agent_chan *c, const void *p,
 	}
 	if (c->target_gone)
 		return;		/* in flight when the target closed */
-	if (q_put(&c->to_target, p, len) != 0) {
+	if (rf_wsc_q_put(&c->to_target, p, len) != 0) {
 		chan_abort(c, RF_WT_ERROR, RF_WT_ERR_SOCKET);
 		return;
 	}
@@ -470,7 +409,7 @@ next_frame(struct agent_dev *d, unsigned char *buf)
 		}
 		if (c->state == CHAN_OPEN && c->to_tunnel.bytes > 0) {
 			hl = rf_wt_encode_header(buf, RF_WT_DATA, c->id, 0);
-			n = q_get(&c->to_tunnel, buf + hl,
+			n = rf_wsc_q_get(&c->to_tunnel, buf + hl,
 			    RF_WT_STOCK_PAYLOAD_MAX);
 			d->st.bytes_out += n;
 			if (c->paused && c->wsi != NULL &&
@@ -506,7 +445,7 @@ tunnel_writeable(struct agent_dev *d, struct lws *wsi)
 		d->ping_due = 0;
 		if (lws_write(wsi, buf + LWS_PRE, 0, LWS_WRITE_PING) < 0)
 			return -1;
-		d->last_tx = lws_now_usecs();
+		d->ka.last_tx = lws_now_usecs();
 	}
 	while (!lws_send_pipe_choked(wsi)) {
 		if ((n = next_frame(d, buf + LWS_PRE)) == 0)
@@ -514,7 +453,7 @@ tunnel_writeable(struct agent_dev *d, struct lws *wsi)
 		if (lws_write(wsi, buf + LWS_PRE, n, LWS_WRITE_BINARY) <
 		    (int)n)
 			return -1;
-		d->last_tx = lws_now_usecs();
+		d->ka.last_tx = lws_now_usecs();
 	}
 	lws_callback_on_writable(wsi);
 	return 0;
@@ -525,18 +464,15 @@ tunnel_writeable(struct agent_dev *d, struct lws *wsi)
 static int
 append_headers(struct agent_dev *d, char **p, size_t room)
 {
-	char auth[512], b64[700], *end = *p + room;
+	char user[300], auth[700], *end = *p + room;
 	int n;
 
-	n = snprintf(auth, sizeof(auth), "%s@%s:%s", d->conf.id,
-	    d->conf.group, d->conf.password);
-	if (n < 0 || (size_t)n >= sizeof(auth) ||
-	    lws_b64_encode_string(auth, n, b64, sizeof(b64)) < 0)
+	n = snprintf(user, sizeof(user), "%s@%s", d->conf.id, d->conf.group);
+	if (n < 0 || (size_t)n >= sizeof(user) ||
+	    rf_wsc_basic(user, d->conf.password, auth, sizeof(auth)) != 0)
 		goto toolong;
+	n = snprintf(*p, (size_t)(end - *p), "Authorization: %s\r\n", auth);
 	explicit_bzero(auth, sizeof(auth));
-	n = snprintf(*p, (size_t)(end - *p), "Authorization: Basic %s\r\n",
-	    b64);
-	explicit_bzero(b64, sizeof(b64));
 	if (n < 0 || n >= end - *p)
 		goto toolong;
 	*p += n;
@@ -567,15 +503,9 @@ toolong:
 static int
 check_upgrade(struct agent_dev *d, struct lws *wsi)
 {
-	char proto[128];
-
-	if (lws_hdr_copy(wsi, proto, sizeof(proto), WSI_TOKEN_PROTOCOL) < 0)
-		proto[0] = '\0';
-	if (strcmp(proto, AGENT_TUNNEL_PROTO) == 0)
+	if (rf_wsc_check_subprotocol(wsi, AGENT_TUNNEL_PROTO,
+	    d->st.last_error, sizeof(d->st.last_error)) == 0)
 		return 0;
-	snprintf(d->st.last_error, sizeof(d->st.last_error),
-	    "the reflector answered 101 with subprotocol '%.64s', not '%s'",
-	    proto, AGENT_TUNNEL_PROTO);
 	d->reason_set = 1;
 	return -1;
 }
@@ -584,30 +514,14 @@ check_upgrade(struct agent_dev *d, struct lws *wsi)
 static void
 connect_error(struct agent_dev *d, struct lws *wsi, const char *in)
 {
-	char reason[160];
-	int status = wsi != NULL ? (int)lws_http_client_http_response(wsi) : 0;
+	struct rf_wsc_failure f;
 
 	if (d->reason_set)
 		return;
-	reason[0] = '\0';
-	if (wsi != NULL && lws_hdr_custom_copy(wsi, reason,
-	    (int)sizeof(reason), "x-ptth-error:", 13) < 0)
-		reason[0] = '\0';
-	if (in != NULL && strcmp(in, "proxy not h1") == 0)
-		snprintf(d->st.last_error, sizeof(d->st.last_error),
-		    "the proxy refused the CONNECT (407 Proxy Authentication "
-		    "Required? check proxy.username and proxy.password), or "
-		    "its answer came in pieces lws cannot read");
-	else if (status >= 300 && reason[0] != '\0')
-		snprintf(d->st.last_error, sizeof(d->st.last_error),
-		    "the reflector answered %d: %s", status, reason);
-	else if (status >= 300)
-		snprintf(d->st.last_error, sizeof(d->st.last_error),
-		    "the reflector answered %d%s", status, status == 401 ?
-		    " (check the id, group and password)" : "");
-	else
-		snprintf(d->st.last_error, sizeof(d->st.last_error), "%s",
-		    in != NULL ? in : "connection failed");
+	rf_wsc_failure_read(wsi, in, &f);
+	rf_wsc_failure_text(&f, "check the id, group and password",
+	    "proxy.username and proxy.password", d->st.last_error,
+	    sizeof(d->st.last_error));
 	d->reason_set = 1;
 }
 
@@ -651,7 +565,8 @@ tunnel_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 		return check_upgrade(d, wsi);
 	case LWS_CALLBACK_CLIENT_ESTABLISHED:
 		d->wsi = wsi;
-		d->last_rx = d->last_tx = lws_now_usecs();
+		rf_wsc_ka_start(&d->ka, d->agent->s.keepalive,
+		    lws_now_usecs());
 		agent_dev_up(d);
 		break;
 	case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
@@ -659,10 +574,10 @@ tunnel_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 		tunnel_gone(d, wsi, d->st.last_error);
 		break;
 	case LWS_CALLBACK_CLIENT_RECEIVE:
-		d->last_rx = lws_now_usecs();
+		d->ka.last_rx = lws_now_usecs();
 		return tunnel_rx(d, wsi, in, len);
 	case LWS_CALLBACK_CLIENT_RECEIVE_PONG:
-		d->last_rx = lws_now_usecs();
+		d->ka.last_rx = lws_now_usecs();
 		break;
 	case LWS_CALLBACK_CLIENT_WRITEABLE:
 		return tunnel_writeable(d, wsi);
@@ -745,23 +660,23 @@ agent_tunnel_drop(struct agent_dev *d)
 void
 agent_tunnel_tick(struct agent_dev *d, int64_t now)
 {
-	int64_t ka = (int64_t)d->agent->s.keepalive * LWS_US_PER_SEC;
 	struct agent_chan *c, *tc;
+	int ka;
 
 	if (d->wsi == NULL)
 		return;
+	/* Kept devices see a reloaded keepalive at once. */
+	d->ka.interval = (int64_t)d->agent->s.keepalive * LWS_US_PER_SEC;
 	/* The reflector answers every PING, so silence means it is gone. */
-	if (now - d->last_rx > 2 * ka + 10 * LWS_US_PER_SEC) {
+	if ((ka = rf_wsc_ka_check(&d->ka, now)) < 0) {
 		snprintf(d->st.last_error, sizeof(d->st.last_error),
 		    "no answer from the reflector for %lld s",
-		    (long long)((now - d->last_rx) / LWS_US_PER_SEC));
+		    (long long)((now - d->ka.last_rx) / LWS_US_PER_SEC));
 		d->reason_set = 1;
 		lws_set_timeout(d->wsi, 1, LWS_TO_KILL_ASYNC);
 		return;
 	}
-	if ((now - d->last_tx >= ka || now - d->last_rx >= ka) &&
-	    now - d->last_ping >= ka) {
-		d->last_ping = now;
+	if (ka > 0) {
 		d->ping_due = 1;
 		want_write(d);
 	}
@@ -784,7 +699,7 @@ target_writeable(struct agent_chan *c, struct lws *wsi)
 	size_t n;
 
 	while (c->to_target.bytes > 0 && !lws_send_pipe_choked(wsi)) {
-		n = q_get(&c->to_target, buf, sizeof(buf));
+		n = rf_wsc_q_get(&c->to_target, buf, sizeof(buf));
 		if (lws_write(wsi, buf, n, LWS_WRITE_RAW) < (int)n)
 			return -1;
 	}
@@ -846,7 +761,7 @@ target_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 			lws_callback_on_writable(wsi);
 		break;
 	case LWS_CALLBACK_RAW_RX:
-		if (q_put(&c->to_tunnel, in, len) != 0) {
+		if (rf_wsc_q_put(&c->to_tunnel, in, len) != 0) {
 			chan_abort(c, RF_WT_ERROR, RF_WT_ERR_SOCKET);
 			return -1;
 		}
@@ -863,7 +778,7 @@ target_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 		lws_set_opaque_user_data(wsi, NULL);
 		c->wsi = NULL;
 		c->target_gone = 1;
-		q_clear(&c->to_target);
+		rf_wsc_q_clear(&c->to_target);
 		chan_unover(c);
 		if (c->close_sent)
 			chan_maybe_done(c);

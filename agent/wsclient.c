@@ -1,0 +1,315 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * The client side of a WebSocket to a reflector, shared by the agent and
+ * reflector-client (wsclient.h).  Nothing here holds state of its own:
+ * each function works on what its caller passes.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libwebsockets.h>
+
+#include "err.h"
+#include "log.h"
+#include "rfagent.h"
+#include "wsclient.h"
+
+/* ------------------------------------------------------------ queues -- */
+
+void
+rf_wsc_q_init(struct rf_wsc_q *q)
+{
+	STAILQ_INIT(&q->chunks);
+	q->bytes = 0;
+}
+
+int
+rf_wsc_q_put(struct rf_wsc_q *q, const void *data, size_t len)
+{
+	struct rf_wsc_chunk *c;
+
+	if (len == 0)
+		return 0;
+	if ((c = malloc(sizeof(*c) + len)) == NULL)
+		return RF_ERR_NOMEM;
+	memcpy(c->data, data, len);
+	c->len = len;
+	c->off = 0;
+	STAILQ_INSERT_TAIL(&q->chunks, c, entry);
+	q->bytes += len;
+	return 0;
+}
+
+size_t
+rf_wsc_q_get(struct rf_wsc_q *q, unsigned char *buf, size_t max)
+{
+	struct rf_wsc_chunk *c;
+	size_t n, got = 0;
+
+	while (got < max && (c = STAILQ_FIRST(&q->chunks)) != NULL) {
+		n = c->len - c->off;
+		if (n > max - got)
+			n = max - got;
+		memcpy(buf + got, c->data + c->off, n);
+		got += n;
+		c->off += n;
+		if (c->off == c->len) {
+			STAILQ_REMOVE_HEAD(&q->chunks, entry);
+			free(c);
+		}
+	}
+	q->bytes -= got;
+	return got;
+}
+
+size_t
+rf_wsc_q_peek(const struct rf_wsc_q *q, const unsigned char **p)
+{
+	const struct rf_wsc_chunk *c;
+
+	if ((c = STAILQ_FIRST(&q->chunks)) == NULL) {
+		*p = NULL;
+		return 0;
+	}
+	*p = c->data + c->off;
+	return c->len - c->off;
+}
+
+void
+rf_wsc_q_drop(struct rf_wsc_q *q, size_t n)
+{
+	struct rf_wsc_chunk *c;
+	size_t k;
+
+	while (n > 0 && (c = STAILQ_FIRST(&q->chunks)) != NULL) {
+		k = c->len - c->off;
+		if (k > n)
+			k = n;
+		c->off += k;
+		q->bytes -= k;
+		n -= k;
+		if (c->off == c->len) {
+			STAILQ_REMOVE_HEAD(&q->chunks, entry);
+			free(c);
+		}
+	}
+}
+
+void
+rf_wsc_q_clear(struct rf_wsc_q *q)
+{
+	struct rf_wsc_chunk *c;
+
+	while ((c = STAILQ_FIRST(&q->chunks)) != NULL) {
+		STAILQ_REMOVE_HEAD(&q->chunks, entry);
+		free(c);
+	}
+	q->bytes = 0;
+}
+
+/* ---------------------------------------------------- vhost, proxy -- */
+
+int
+rf_wsc_proxy_address(const char *url, const char *user,
+    const char *password, char *buf, size_t len, const char **why)
+{
+	struct rf_agent_url pu;
+	size_t alen;
+	int n;
+
+	if (len > 0)
+		buf[0] = '\0';
+	if (strncmp(url, "http://", 7) != 0) {
+		*why = "an http:// URL such as \"http://proxy.example.net:3128\"";
+		return RF_ERR_INVAL;
+	}
+	if (rf_agent_parse_url(url, &pu, why) != 0)
+		return RF_ERR_INVAL;
+	alen = (user != NULL ? strlen(user) + 1 : 0) +
+	    (password != NULL ? strlen(password) : 0);
+	if (alen > RF_WSC_PROXY_AUTH_MAX) {
+		*why = "proxy credentials of at most 95 bytes";
+		return RF_ERR_LIMIT;
+	}
+	n = snprintf(buf, len, "%s%s%s%s%s:%d",
+	    user != NULL ? user : "", user != NULL && password != NULL ?
+	    ":" : "", user != NULL && password != NULL ? password : "",
+	    user != NULL ? "@" : "", pu.host, pu.port);
+	if (n < 0 || (size_t)n >= len) {
+		explicit_bzero(buf, len);
+		*why = "a shorter proxy address";
+		return RF_ERR_LIMIT;
+	}
+	return 0;
+}
+
+struct lws_vhost *
+rf_wsc_vhost_new(struct lws_context *ctx, const char *name,
+    const struct lws_protocols *protocols, const char *ca_file,
+    const char *proxy)
+{
+	struct lws_context_creation_info info;
+	struct lws_vhost *vh;
+	char *env;
+
+	if ((env = getenv("http_proxy")) != NULL &&
+	    (env = strdup(env)) == NULL)
+		return NULL;
+	unsetenv("http_proxy");
+	memset(&info, 0, sizeof(info));
+	info.port = CONTEXT_PORT_NO_LISTEN;
+	info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+	info.vhost_name = name;
+	info.protocols = protocols;
+	info.client_ssl_ca_filepath = ca_file;
+	info.http_proxy_address = proxy != NULL && *proxy != '\0' ? proxy :
+	    NULL;
+	vh = lws_create_vhost(ctx, &info);
+	if (env != NULL) {
+		setenv("http_proxy", env, 1);
+		free(env);
+	}
+	return vh;
+}
+
+void
+rf_wsc_lws_log(int level, const char *line)
+{
+	char buf[512];
+	size_t n;
+
+	snprintf(buf, sizeof(buf), "%s", line);
+	n = strlen(buf);
+	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+		buf[--n] = '\0';
+	debug("lws: %s", buf);
+	(void)level;
+}
+
+/* --------------------------------------------------------- handshake -- */
+
+int
+rf_wsc_basic(const char *user, const char *password, char *out, size_t len)
+{
+	char plain[512], b64[700];
+	int n, r = 0;
+
+	n = snprintf(plain, sizeof(plain), "%s:%s", user, password);
+	if (n < 0 || (size_t)n >= sizeof(plain) ||
+	    lws_b64_encode_string(plain, n, b64, (int)sizeof(b64)) < 0) {
+		r = RF_ERR_LIMIT;
+		goto out;
+	}
+	n = snprintf(out, len, "Basic %s", b64);
+	if (n < 0 || (size_t)n >= len)
+		r = RF_ERR_LIMIT;
+out:
+	explicit_bzero(plain, sizeof(plain));
+	explicit_bzero(b64, sizeof(b64));
+	if (r != 0 && len > 0)
+		explicit_bzero(out, len);
+	return r;
+}
+
+int
+rf_wsc_check_subprotocol(struct lws *wsi, const char *want, char *why,
+    size_t len)
+{
+	char proto[128];
+
+	if (lws_hdr_copy(wsi, proto, sizeof(proto), WSI_TOKEN_PROTOCOL) < 0)
+		proto[0] = '\0';
+	if (strcmp(proto, want) == 0)
+		return 0;
+	snprintf(why, len, "the reflector answered 101 with subprotocol "
+	    "'%.64s', not '%s'", proto, want);
+	return -1;
+}
+
+/* A header of the failed response, trimmed, or "". */
+static void
+custom_header(struct lws *wsi, const char *name, char *buf, size_t len)
+{
+	size_t n;
+
+	if (lws_hdr_custom_copy(wsi, buf, (int)len, name,
+	    (int)strlen(name)) < 0)
+		buf[0] = '\0';
+	n = strlen(buf);
+	while (n > 0 && (buf[n - 1] == ' ' || buf[n - 1] == '\t'))
+		buf[--n] = '\0';
+}
+
+void
+rf_wsc_failure_read(struct lws *wsi, const char *in,
+    struct rf_wsc_failure *f)
+{
+	memset(f, 0, sizeof(*f));
+	snprintf(f->detail, sizeof(f->detail), "%s",
+	    in != NULL ? in : "connection failed");
+	if (wsi != NULL) {
+		f->status = (int)lws_http_client_http_response(wsi);
+		custom_header(wsi, "x-ptth-error:", f->reason,
+		    sizeof(f->reason));
+		if (f->reason[0] == '\0')
+			custom_header(wsi, "x-webtunnel-error:", f->reason,
+			    sizeof(f->reason));
+	}
+	if (in != NULL && strcmp(in, "proxy not h1") == 0)
+		f->proxy = 1;
+	/*
+	 * lws says "ssl error", "tls: ...", or quotes OpenSSL's verify result
+	 * ("server's cert didn't look good, X509_V_ERR = 20: ...").
+	 */
+	if (f->status == 0 && in != NULL && (strstr(in, "cert") != NULL ||
+	    strstr(in, "X509") != NULL || strstr(in, "ssl") != NULL ||
+	    strstr(in, "SSL") != NULL || strstr(in, "tls") != NULL))
+		f->tls = 1;
+}
+
+void
+rf_wsc_failure_text(const struct rf_wsc_failure *f, const char *hint401,
+    const char *hint407, char *buf, size_t len)
+{
+	if (f->proxy)
+		snprintf(buf, len, "the proxy refused the CONNECT (407 Proxy "
+		    "Authentication Required? check %s), or its answer came "
+		    "in pieces lws cannot read", hint407 != NULL ? hint407 :
+		    "the proxy's user name and password");
+	else if (f->status >= 300 && f->reason[0] != '\0')
+		snprintf(buf, len, "the reflector answered %d: %s",
+		    f->status, f->reason);
+	else if (f->status >= 300)
+		snprintf(buf, len, "the reflector answered %d%s%s%s",
+		    f->status, f->status == 401 && hint401 != NULL ? " (" : "",
+		    f->status == 401 && hint401 != NULL ? hint401 : "",
+		    f->status == 401 && hint401 != NULL ? ")" : "");
+	else
+		snprintf(buf, len, "%s", f->detail);
+}
+
+/* ------------------------------------------------------- keep-alive -- */
+
+void
+rf_wsc_ka_start(struct rf_wsc_ka *ka, int interval_s, int64_t now)
+{
+	ka->interval = (int64_t)(interval_s > 0 ? interval_s : 60) *
+	    LWS_US_PER_SEC;
+	ka->last_rx = ka->last_tx = now;
+	ka->last_ping = 0;
+}
+
+int
+rf_wsc_ka_check(struct rf_wsc_ka *ka, int64_t now)
+{
+	if (now - ka->last_rx > 2 * ka->interval + 10 * LWS_US_PER_SEC)
+		return -1;
+	if ((now - ka->last_tx >= ka->interval ||
+	    now - ka->last_rx >= ka->interval) &&
+	    now - ka->last_ping >= ka->interval) {
+		ka->last_ping = now;
+		return 1;
+	}
+	return 0;
+}
