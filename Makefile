@@ -43,14 +43,18 @@ SERVER_SRCS := $(filter-out server/reflectorctl%.c,$(wildcard server/*.c))
 SERVER_OBJS := $(SERVER_SRCS:.c=.o)
 CTL_OBJS := $(patsubst %.c,%.o,$(wildcard server/reflectorctl*.c)) server/auth.o
 
-# The agent is a library firmware can embed (every agent/*.c but main.c)
-# and the program reflector-agent built on it.
+# The agent is a library firmware can embed (every agent/*.c but main.c
+# and client*.c) and the program reflector-agent built on it; the user's
+# reflector-client (agent/client*.c) is built on the same library.
 AGENT_LIB := agent/librfagent.a
-AGENT_LIB_SRCS := $(filter-out agent/main.c,$(wildcard agent/*.c))
+AGENT_LIB_SRCS := $(filter-out agent/main.c agent/client%.c,$(wildcard agent/*.c))
 AGENT_LIB_OBJS := $(AGENT_LIB_SRCS:.c=.o)
 AGENT_OBJS := agent/main.o
+CLIENT_OBJS := $(patsubst %.c,%.o,$(wildcard agent/client*.c))
 
 PROGRAMS := server/reflectord agent/reflector-agent server/reflectorctl
+# Installed in bindir: programs for users rather than administrators.
+USER_PROGRAMS := agent/reflector-client
 
 UNIT_SRCS := $(wildcard t/unit/*-test.c)
 UNIT_PROGS := $(UNIT_SRCS:.c=)
@@ -67,6 +71,7 @@ FUZZ_LIB_OBJS := $(addprefix $(FUZZ_OBJDIR)/,$(LIB_OBJS))
 FUZZ_OBJS := $(addprefix $(FUZZ_OBJDIR)/,$(FUZZ_SRCS:.c=.o))
 
 OBJS := $(LIB_OBJS) $(SERVER_OBJS) $(CTL_OBJS) $(AGENT_LIB_OBJS) $(AGENT_OBJS) \
+	$(CLIENT_OBJS) \
 	$(UNIT_SRCS:.c=.o) $(FUZZ_SRCS:.c=.o) \
 	t/fuzz/fuzz-main.o
 
@@ -146,7 +151,7 @@ MAKEFLAGS += --no-builtin-rules
 
 # --- Building ---------------------------------------------------------------
 
-all:: $(LIB) $(AGENT_LIB) $(PROGRAMS) $(UNIT_PROGS) $(FUZZ_REPLAY)
+all:: $(LIB) $(AGENT_LIB) $(PROGRAMS) $(USER_PROGRAMS) $(UNIT_PROGS) $(FUZZ_REPLAY)
 
 $(BUILD_FLAGS): FORCE
 	@flags='$(subst ','\'',$(TRACK_FLAGS))'; \
@@ -181,6 +186,9 @@ $(HELPERS): %: %.o
 
 agent/reflector-agent: $(AGENT_OBJS) $(AGENT_LIB) $(LIB)
 	$(QUIET_LINK)$(CC) $(ALL_LDFLAGS) -o $@ $(AGENT_OBJS) $(AGENT_LIB) $(LIB) $(ALL_LIBS)
+
+agent/reflector-client: $(CLIENT_OBJS) $(AGENT_LIB) $(LIB)
+	$(QUIET_LINK)$(CC) $(ALL_LDFLAGS) -o $@ $(CLIENT_OBJS) $(AGENT_LIB) $(LIB) $(ALL_LIBS)
 
 $(UNIT_PROGS): %: %.o $(AGENT_LIB) $(LIB)
 	$(QUIET_LINK)$(CC) $(ALL_LDFLAGS) -o $@ $< $(AGENT_LIB) $(LIB) $(ALL_LIBS)
@@ -227,9 +235,10 @@ endif
 
 # --- Installing -------------------------------------------------------------
 
-install: $(PROGRAMS) conf/reflector.yml conf/reflector-agent.yml conf/reflectord.service
-	$(INSTALL) -d -m 755 '$(DESTDIR)$(sbindir)'
+install: $(PROGRAMS) $(USER_PROGRAMS) conf/reflector.yml conf/reflector-agent.yml conf/reflectord.service
+	$(INSTALL) -d -m 755 '$(DESTDIR)$(sbindir)' '$(DESTDIR)$(bindir)'
 	$(INSTALL) -m 755 $(PROGRAMS) '$(DESTDIR)$(sbindir)/'
+	$(INSTALL) -m 755 $(USER_PROGRAMS) '$(DESTDIR)$(bindir)/'
 	@set -e; for page in $(MAN_PAGES); do \
 		dir='$(DESTDIR)$(mandir)'/man$${page##*.}; \
 		echo "$(INSTALL) -m 644 $$page $$dir/"; \
@@ -256,6 +265,7 @@ install: $(PROGRAMS) conf/reflector.yml conf/reflector-agent.yml conf/reflectord
 
 uninstall:
 	rm -f $(addprefix '$(DESTDIR)$(sbindir)'/,$(notdir $(PROGRAMS)))
+	rm -f $(addprefix '$(DESTDIR)$(bindir)'/,$(notdir $(USER_PROGRAMS)))
 	@set -e; for page in $(MAN_PAGES); do \
 		f='$(DESTDIR)$(mandir)'/man$${page##*.}/$${page##*/}; \
 		echo "rm -f $$f"; rm -f "$$f"; \
@@ -279,7 +289,7 @@ uninstall:
 clean:
 	rm -f common/*.[oad] server/*.[od] agent/*.[oad] t/unit/*.[od] t/fuzz/*.[od]
 	rm -f t/helpers/*.[od] $(HELPERS)
-	rm -f $(PROGRAMS) $(UNIT_PROGS) $(FUZZ_REPLAY) $(FUZZ_PROGS) $(BUILD_FLAGS)
+	rm -f $(PROGRAMS) $(USER_PROGRAMS) $(UNIT_PROGS) $(FUZZ_REPLAY) $(FUZZ_PROGS) $(BUILD_FLAGS)
 	rm -rf $(FUZZ_OBJDIR) t/trash.*
 
 distclean: clean

@@ -79,6 +79,10 @@ static void	listen_put(FILE *, const struct rf_yconf_key *,
 static int	listen_equal_key(const struct rf_yconf_key *, const void *,
 		    const void *);
 static void	listen_finish(struct rf_yconf_ctx *, void *);
+static void	set_ports(struct rf_yconf_ctx *, const struct rf_yconf_key *,
+		    const char *, yaml_node_t *, void *);
+static void	ports_put(FILE *, const struct rf_yconf_key *, const void *);
+static void	ports_free(const struct rf_yconf_key *, void *);
 
 /* listen.https and listen.http: both fill rf_conf.listen (listen_finish). */
 static const struct rf_yconf_custom listen_type = {
@@ -87,6 +91,14 @@ static const struct rf_yconf_custom listen_type = {
 	.set_default = listen_default,
 	.put = listen_put,
 	.equal = listen_equal_key,
+};
+
+/* ports of a user or a device: numbers or well-known names. */
+static const struct rf_yconf_custom ports_type = {
+	.what = "a list of ports (numbers, or http https ssh vnc rdp)",
+	.set = set_ports,
+	.put = ports_put,
+	.free = ports_free,
 };
 
 #define C(f)	offsetof(struct rf_conf, f)
@@ -103,6 +115,9 @@ static const struct rf_yconf_key device_keys[] = {
 	  .off = D(name), .desc = "name shown to users" },
 	{ .path = "secret", .type = RF_YC_STRING, .flags = RF_YC_REQUIRED,
 	  .off = D(secret), .desc = "hash of the device's secret" },
+	{ .path = "ports", .type = RF_YC_CUSTOM, .custom = &ports_type,
+	  .off = D(ports),
+	  .desc = "ports users may open on it; absent: any" },
 	{ .path = NULL }
 };
 
@@ -115,6 +130,9 @@ static const struct rf_yconf_key user_keys[] = {
 	{ .path = "devices", .type = RF_YC_PATTERNS, .off = U(devices),
 	  .countoff = U(ndevices),
 	  .desc = "device ids the user may reach: \"cam1\", \"cam-*\", \"*\"" },
+	{ .path = "ports", .type = RF_YC_CUSTOM, .custom = &ports_type,
+	  .off = U(ports),
+	  .desc = "ports the user may open: [ssh, 5900]; absent: any" },
 	{ .path = NULL }
 };
 
@@ -201,11 +219,11 @@ static const struct rf_yconf_key conf_keys[] = {
 	{ .path = "devices", .type = RF_YC_TABLE, .flags = RF_YC_RELOAD,
 	  .sub = device_keys, .elemsize = sizeof(struct rf_conf_device),
 	  .off = C(devices), .countoff = C(ndevices),
-	  .desc = "devices: id, group, name, secret" },
+	  .desc = "devices: id, group, name, secret, ports" },
 	{ .path = "users", .type = RF_YC_TABLE, .flags = RF_YC_RELOAD,
 	  .sub = user_keys, .elemsize = sizeof(struct rf_conf_user),
 	  .off = C(users), .countoff = C(nusers),
-	  .desc = "users: name, password, devices" },
+	  .desc = "users: name, password, devices, ports" },
 	{ .path = NULL }
 };
 
@@ -247,6 +265,119 @@ auto_workers(const struct rf_yconf_key *k)
 	if (n < k->min)
 		return k->min;
 	return n > k->max ? k->max : n;
+}
+
+/* ------------------------------------------------------------- ports -- */
+
+static const struct {
+	const char	*name;
+	unsigned int	 port;
+} port_names[] = {
+	{ "http", 80 }, { "https", 443 }, { "ssh", 22 }, { "vnc", 5900 },
+	{ "rdp", 3389 },
+};
+
+unsigned int
+rf_conf_port_parse(const char *s)
+{
+	const char *end;
+	long long v;
+	size_t i;
+
+	for (i = 0; i < sizeof(port_names) / sizeof(port_names[0]); i++)
+		if (strcmp(s, port_names[i].name) == 0)
+			return port_names[i].port;
+	if (*s == '-' || (end = rf_yconf_parse_digits(s, &v)) == NULL ||
+	    *end != '\0' || v < 1 || v > 65535)
+		return 0;
+	return (unsigned int)v;
+}
+
+int
+rf_conf_ports_allow(const struct rf_conf_ports *p, unsigned int port)
+{
+	size_t i;
+
+	if (!p->set)
+		return 1;
+	for (i = 0; i < p->n; i++)
+		if (p->v[i] == port)
+			return 1;
+	return 0;
+}
+
+/* "ports: [ssh, 80, 5900]"; null is the same as absent. */
+static void
+set_ports(struct rf_yconf_ctx *ctx, const struct rf_yconf_key *k,
+    const char *name, yaml_node_t *vn, void *base)
+{
+	struct rf_conf_ports *p = (struct rf_conf_ports *)((char *)base +
+	    k->off);
+	struct rf_yconf_pos ipos;
+	yaml_node_item_t *it;
+	yaml_node_t *in;
+	const char *s;
+	char shown[64];
+	unsigned int port;
+	size_t n;
+
+	if (rf_yconf_node_is_null(vn))
+		return;
+	if (vn->type != YAML_SEQUENCE_NODE) {
+		rf_yconf_type_error(ctx, k, name, vn);
+		return;
+	}
+	p->set = 1;
+	n = (size_t)(vn->data.sequence.items.top -
+	    vn->data.sequence.items.start);
+	if (n == 0)
+		return;
+	if ((p->v = calloc(n, sizeof(*p->v))) == NULL) {
+		rf_yconf_nomem(ctx);
+		return;
+	}
+	for (it = vn->data.sequence.items.start;
+	    it < vn->data.sequence.items.top && !rf_yconf_stopped(ctx); it++) {
+		if ((in = rf_yconf_node(ctx, *it)) == NULL ||
+		    rf_yconf_scalar_text(ctx, k, name, in, &s) != 0)
+			continue;
+		if ((port = rf_conf_port_parse(s)) == 0) {
+			ipos = rf_yconf_node_pos(in);
+			rf_yconf_error(ctx, &ipos, "'%s' entry '%s' must be a "
+			    "port from 1 to 65535 or one of http, https, ssh, "
+			    "vnc, rdp", name, rf_yconf_show(s, shown,
+			    sizeof(shown)));
+			continue;
+		}
+		p->v[p->n++] = port;
+	}
+}
+
+static void
+ports_put(FILE *f, const struct rf_yconf_key *k, const void *base)
+{
+	const struct rf_conf_ports *p = (const struct rf_conf_ports *)
+	    ((const char *)base + k->off);
+	size_t i;
+
+	if (!p->set) {
+		fputs("~", f);
+		return;
+	}
+	fputc('[', f);
+	for (i = 0; i < p->n; i++)
+		fprintf(f, "%s%u", i > 0 ? ", " : "", p->v[i]);
+	fputc(']', f);
+}
+
+static void
+ports_free(const struct rf_yconf_key *k, void *base)
+{
+	struct rf_conf_ports *p = (struct rf_conf_ports *)((char *)base +
+	    k->off);
+
+	free(p->v);
+	memset(p, 0, sizeof(*p));
 }
 
 /* ------------------------------------------------------------ listen -- */

@@ -22,12 +22,25 @@ struct rf_conf_listen {
 	int			 tls;		/* 1 https, 0 plain http */
 };
 
+/*
+ * The TCP ports a user may open through a client or CONNECT tunnel, or
+ * that a device lets be opened ("ports:" of a user or a device entry).
+ * Without the key any port is allowed (the device's agent still decides);
+ * an empty list allows none.
+ */
+struct rf_conf_ports {
+	int		 set;		/* 0: the key is absent: any port */
+	size_t		 n;
+	unsigned int	*v;		/* 1-65535 */
+};
+
 /* A device declared in the config (filled by the tunnel issue). */
 struct rf_conf_device {
 	char	*id;		/* DNS label: a-z 0-9 - */
 	char	*group;
 	char	*name;
 	char	*secret;	/* a hash string, never the secret itself */
+	struct rf_conf_ports ports;
 };
 
 /* A user declared in the config (filled by the tunnel issue). */
@@ -36,6 +49,7 @@ struct rf_conf_user {
 	char	 *password;	/* a hash string, never the password */
 	char	**devices;	/* patterns of device ids this user may reach */
 	size_t	  ndevices;
+	struct rf_conf_ports ports;
 };
 
 struct rf_conf {
@@ -116,6 +130,14 @@ void	rf_conf_keep_restart_keys(struct rf_conf *new, const struct rf_conf *old);
  */
 void	rf_conf_where(const struct rf_conf *, const char *key, char *buf,
 	    size_t len);
+
+/* 1 if the list allows port: absent, or port is in it. */
+int	rf_conf_ports_allow(const struct rf_conf_ports *, unsigned int port);
+/*
+ * A port as a ports list entry writes it: digits (1-65535) or one of the
+ * names http https ssh vnc rdp.  The port, or 0 if s is neither.
+ */
+unsigned int rf_conf_port_parse(const char *s);
 
 /* Default config file: SYSCONFDIR/reflector/reflector.yml. */
 const char *rf_conf_default_path(void);

@@ -40,6 +40,7 @@ static const char *const msg_type_names[RF_MSG_TYPE_MAX] = {
 	[RF_MSG_STOP] = "stop",
 	[RF_MSG_HANDOFF] = "handoff",
 	[RF_MSG_DEVICE_TAKEN] = "device_taken",
+	[RF_MSG_CONNECT] = "connect",
 };
 
 const char *

@@ -30,6 +30,10 @@ enum rf_msg_type {
 	RF_MSG_STOP,		/* master -> worker: stop accepting, drain */
 	RF_MSG_HANDOFF,		/* worker -> worker: fd = client connection */
 	RF_MSG_DEVICE_TAKEN,	/* worker -> worker: data = device id, NUL */
+	RF_MSG_CONNECT,		/* worker -> worker: fd = one end of a
+				   socketpair carrying a CONNECT tunnel's
+				   plaintext; data = struct rf_connect_meta
+				   (server/front.h) */
 	RF_MSG_TYPE_MAX
 };
 

@@ -536,9 +536,25 @@ token_key(const char *t, size_t len, unsigned char key[RF_DB_SESSION_KEY_LEN])
 	SHA256((const unsigned char *)t, len, key);
 }
 
-int
-rf_auth_session_new(struct rf_db *db, int kind, const char *user,
-    const char *scope, char *token, size_t tokenlen)
+static uint64_t
+session_ttl(int kind)
+{
+	switch (kind) {
+	case RF_SESSION_ONETIME:
+		return RF_AUTH_ONETIME_TTL;
+	case RF_SESSION_PORTAL:
+		return RF_AUTH_PORTAL_TTL;
+	case RF_AUTH_SESSION_API:
+		return RF_AUTH_API_TTL;
+	default:
+		return RF_AUTH_DEVICE_TTL;
+	}
+}
+
+/* rf_auth_session_new, and when the session expires (unix seconds). */
+static int
+session_new(struct rf_db *db, int kind, const char *user, const char *scope,
+    char *token, size_t tokenlen, uint64_t *expires)
 {
 	static time_t last_purge;
 	unsigned char raw[TOKEN_BYTES], key[RF_DB_SESSION_KEY_LEN];
@@ -547,6 +563,7 @@ rf_auth_session_new(struct rf_db *db, int kind, const char *user,
 	size_t n;
 	int r;
 
+	*expires = 0;
 	if (tokenlen > 0)
 		token[0] = '\0';
 	if (strlen(user) >= sizeof(rec.user) ||
@@ -561,9 +578,8 @@ rf_auth_session_new(struct rf_db *db, int kind, const char *user,
 	memset(&rec, 0, sizeof(rec));
 	rec.kind = (uint32_t)kind;
 	rec.created = (uint64_t)now;
-	rec.expires = (uint64_t)now + (kind == RF_SESSION_ONETIME ?
-	    RF_AUTH_ONETIME_TTL : kind == RF_SESSION_PORTAL ?
-	    RF_AUTH_PORTAL_TTL : RF_AUTH_DEVICE_TTL);
+	rec.expires = (uint64_t)now + session_ttl(kind);
+	*expires = rec.expires;
 	snprintf(rec.user, sizeof(rec.user), "%s", user);
 	snprintf(rec.scope, sizeof(rec.scope), "%s", scope);
 	if (RAND_bytes(raw, sizeof(raw)) != 1)
@@ -576,6 +592,30 @@ out:
 	OPENSSL_cleanse(raw, sizeof(raw));
 	if (r != 0 && tokenlen > 0)
 		OPENSSL_cleanse(token, tokenlen);
+	return r;
+}
+
+int
+rf_auth_session_new(struct rf_db *db, int kind, const char *user,
+    const char *scope, char *token, size_t tokenlen)
+{
+	uint64_t expires;
+
+	return session_new(db, kind, user, scope, token, tokenlen, &expires);
+}
+
+int
+rf_auth_api_token_new(struct rf_db *db, const char *user, char *token,
+    size_t tokenlen, long long *expires)
+{
+	uint64_t e = 0;
+	int r;
+
+	*expires = 0;
+	r = session_new(db, RF_AUTH_SESSION_API, user, "api", token, tokenlen,
+	    &e);
+	if (r == 0)
+		*expires = (long long)e;
 	return r;
 }
 
@@ -802,6 +842,76 @@ rf_auth_device_request(const struct rf_conf *conf, struct rf_db *db,
 out:
 	OPENSSL_cleanse(pass, sizeof(pass));
 	return res;
+}
+
+/* "Bearer <token>": the API session it names, if live and of a user. */
+static const struct rf_conf_user *
+bearer_user(const struct rf_conf *conf, struct rf_db *db, const char *header)
+{
+	unsigned char key[RF_DB_SESSION_KEY_LEN];
+	struct rf_session_rec rec;
+	const char *t;
+	size_t len;
+
+	for (t = header + 7; *t == ' '; t++)
+		;
+	len = strcspn(t, " \t");
+	if (t[len + strspn(t + len, " \t")] != '\0' || !token_valid(t, len) ||
+	    db == NULL)
+		return NULL;
+	token_key(t, len, key);
+	if (rf_db_session_get(db, key, (uint64_t)time(NULL), &rec) != 0 ||
+	    rec.kind != RF_AUTH_SESSION_API)
+		return NULL;
+	/* A reload may have removed the user since. */
+	return find_user(conf, rec.user);
+}
+
+enum rf_auth_result
+rf_auth_tool(const struct rf_conf *conf, struct rf_db *db,
+    const char *header, char *user, size_t userlen,
+    const struct rf_conf_user **up)
+{
+	const struct rf_conf_user *u = NULL;
+	char name[RF_DB_SESSION_USER_MAX], pass[256];
+
+	*up = NULL;
+	if (userlen > 0)
+		user[0] = '\0';
+	if (header == NULL || *header == '\0')
+		return RF_AUTH_LOGIN;
+	if (strncasecmp(header, "Bearer ", 7) == 0) {
+		if ((u = bearer_user(conf, db, header)) == NULL) {
+			snprintf(user, userlen, "(token)");
+			return RF_AUTH_DENIED;
+		}
+	} else if (rf_auth_basic_decode(header, name, sizeof(name), pass,
+	    sizeof(pass)) == 0) {
+		snprintf(user, userlen, "%s", name);
+		u = rf_auth_user(conf, name, pass);
+		OPENSSL_cleanse(pass, sizeof(pass));
+		if (u == NULL)
+			return RF_AUTH_DENIED;
+	} else
+		return RF_AUTH_DENIED;
+	snprintf(user, userlen, "%s", u->name);
+	*up = u;
+	return RF_AUTH_OK;
+}
+
+int
+rf_auth_port_may(const struct rf_conf *conf, const struct rf_conf_user *u,
+    const char *device, unsigned int port)
+{
+	size_t i;
+
+	if (u == NULL || !rf_conf_ports_allow(&u->ports, port))
+		return 0;
+	for (i = 0; i < conf->ndevices; i++)
+		if (strcmp(conf->devices[i].id, device) == 0)
+			return rf_conf_ports_allow(&conf->devices[i].ports,
+			    port);
+	return 1;	/* a registry device has no policy of its own */
 }
 
 int

@@ -163,6 +163,40 @@ void	rf_auth_session_end(struct rf_db *, const char *cookie_header,
 	    const char *name);
 
 /*
+ * API tokens (WEBTUNNEL.md §5): sessions of kind RF_AUTH_SESSION_API with
+ * scope "api", minted by POST /my-devices/api/token on the portal
+ * (portal.c) for a user's name and password, valid RF_AUTH_API_TTL.  A
+ * client tool sends one as "Authorization: Bearer <token>" for a client
+ * tunnel or "Proxy-Authorization: Bearer <token>" for CONNECT; it is not a
+ * browser credential (no cookie is ever made of it).  The kind continues
+ * db.h's enum rf_session_kind (1-3).  *expires gets the end, unix seconds.
+ */
+#define RF_AUTH_SESSION_API	4
+#define RF_AUTH_API_TTL		(12 * 3600)
+int	rf_auth_api_token_new(struct rf_db *, const char *user, char *token,
+	    size_t tokenlen, long long *expires);
+
+/*
+ * The credentials a client tool sends for a client or CONNECT tunnel, the
+ * value of Authorization or Proxy-Authorization: "Basic user:password" of
+ * a user of the configuration, or "Bearer <API token>".  RF_AUTH_OK with
+ * *u and user set; RF_AUTH_LOGIN when header is NULL or empty (ask for
+ * credentials); RF_AUTH_DENIED for wrong, malformed, unknown or expired
+ * ones, user holding the name tried ("(token)" for a token, or ""), to be
+ * reported with rf_auth_peer_failed().  A Basic check costs a slow hash
+ * the first time (see rf_auth_user).
+ */
+enum rf_auth_result rf_auth_tool(const struct rf_conf *, struct rf_db *,
+	    const char *header, char *user, size_t userlen,
+	    const struct rf_conf_user **u);
+/*
+ * 1 if both the user's and the device's "ports" (reflector.yml) allow
+ * port; a device only in the registry has no list of its own.
+ */
+int	rf_auth_port_may(const struct rf_conf *, const struct rf_conf_user *,
+	    const char *device, unsigned int port);
+
+/*
  * Decodes "Basic base64(user:password)"; 0, or RF_ERR_PROTO for anything
  * else (another scheme, bad base64, no colon, a NUL, too long).
  */

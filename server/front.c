@@ -21,36 +21,90 @@
  * Output.  Responses and control frames wait in a queue of buffers written
  * from the WRITEABLE callback while lws's pipe is not choked; a tunnel's
  * own frames follow once this queue is empty.
+ *
+ * CONNECT tunnels (WEBTUNNEL.md §1).  "CONNECT <device>.<domain>:<port>"
+ * with Proxy-Authorization (Basic, or Bearer with an API token) is
+ * checked here like a client tunnel (401 becomes 407 with
+ * Proxy-Authenticate; 403 for a device or port not granted, 404 unknown,
+ * 503 offline), then the device's channel to the port is opened and
+ * "200 Connection established" sent once the agent confirms it (502 or
+ * 504 if it refuses); from then on the connection is a raw byte stream
+ * to the channel (state CONNECT).  The device is known only now, after
+ * TLS, and its tunnel may be held by another worker: routing by SNI
+ * cannot help, the SNI named the portal.  So:
+ *
+ *   - the device's tunnel is here: the connection itself goes to CONNECT;
+ *   - another worker owns it (routing map): this worker makes an AF_UNIX
+ *     SOCK_STREAM socketpair, sends one end to the owner's inbox as
+ *     RF_MSG_CONNECT with struct rf_connect_meta (device, port, user,
+ *     peer), adopts the other end as a plain raw socket and relays bytes
+ *     between it and the TLS connection (state RELAY on both).  The owner
+ *     adopts its end as a plain raw socket in state CONNECT, and from then
+ *     on does what it does for its own connections; its answer (200, 502,
+ *     503) travels back through the relay as plaintext.
+ *
+ * Races of the relay.  Ownership may move between our lookup and the
+ * owner reading its inbox (the device reconnected elsewhere, or went
+ * offline): the owner finds no tunnel and answers 503 through the
+ * socketpair; a CONNECT is relayed at most once, never passed on again.
+ * An owner that dies leaves its message in the inbox (the master holds
+ * the inbox sockets): its successor answers 503 the same way; an owner
+ * that dies while relaying closes its end, and EOF there closes the
+ * client after what is queued.  Our own death closes our end, and the
+ * owner aborts the channel at EOF.  A full inbox is not waited for: 503.
+ * The owner trusts the checks done here (both workers run the same
+ * configuration but for a reload in between, which can only let through
+ * a CONNECT decided a moment before the reload).  Bytes the client sends
+ * before the 200 are relayed and held by the channel until OPEN_CONFIRM
+ * (dropped if it fails).  Flow control: each end stops reading when the
+ * other's queue is above FRONT_RELAY_HIGH and resumes below
+ * FRONT_RELAY_LOW, so a slow side backs up through the socketpair into
+ * the channel (rf_channel_write AGAIN) or the client's TCP window.  Raw
+ * sockets cannot half-close in lws, so either side closing ends both,
+ * after what was queued for the other has gone out; the device's CLOSE
+ * does the same after its bytes.
  */
 #include <sys/queue.h>
+#include <sys/socket.h>
+#include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <unistd.h>
 
 #include <libwebsockets.h>
 
 #include "auth.h"
 #include "buf.h"
 #include "conf.h"
+#include "db.h"
 #include "err.h"
 #include "front.h"
 #include "http.h"
 #include "log.h"
+#include "msg.h"
 #include "pages.h"
 #include "portal.h"
 #include "peek.h"
 #include "reflectord.h"
+#include "route.h"
 #include "tunnel.h"
 #include "worker.h"
 #include "ws.h"
 #include "wt.h"
 
 #define RF_FRONT_WS_MAX		(64 * 1024 + 16)	/* one frame */
+#define FRONT_RELAY_HIGH	(512 * 1024)	/* stop reading the other */
+#define FRONT_RELAY_LOW		(128 * 1024)	/* read it again */
 
 enum front_state {
 	FRONT_HEAD = 0,
 	FRONT_TUNNEL,
 	FRONT_CLOSING,
+	FRONT_CONNECT,		/* CONNECT: bytes to a channel */
+	FRONT_RELAY,		/* bytes to the other end of a relay */
 };
 
 struct rf_out {
@@ -69,6 +123,23 @@ struct rf_front {
 	struct rf_tunnel	*t;
 	struct rf_ws_asm	 wsasm;		/* fragmented WS messages */
 	int			 status;	/* of the last response, for logs */
+	size_t			 outq_bytes;	/* bytes in outq */
+	int			 rx_off;	/* lws reads no more */
+
+	/* CONNECT and RELAY. */
+	struct rf_front		*relay;	/* RELAY: the other end */
+	struct rf_channel	*ch;		/* CONNECT */
+	int			 ch_opened;
+	int			 ch_full;
+	int			 ch_paused;
+	int			 relayed;	/* over a socketpair */
+	uint32_t		 relay_slot;	/* the other worker */
+	unsigned int		 cx_port;
+	char			 cx_device[64];
+	char			 cx_user[72];
+	char			 cx_peer[64];
+	unsigned long long	 cx_up, cx_down;
+	int			 cx_log;	/* log its end */
 };
 
 size_t
@@ -87,6 +158,7 @@ queue_out(struct rf_front *f, const void *p, size_t len)
 	o->len = len;
 	memcpy(o->data + LWS_PRE, p, len);
 	STAILQ_INSERT_TAIL(&f->outq, o, entry);
+	f->outq_bytes += len;
 	lws_callback_on_writable(f->wsi);
 	return 0;
 }
@@ -422,6 +494,464 @@ host_strip_port(char *host)
 	return host;
 }
 
+/* ---------------------------------------------------- CONNECT tunnels -- */
+
+static void	cx_opened(void *);
+static void	cx_failed(void *, uint16_t);
+static int	cx_data(void *, const void *, size_t);
+static void	cx_eof(void *);
+static void	cx_closed(void *, uint16_t);
+static void	cx_writable(void *);
+
+static const struct rf_channel_ops cx_ops = {
+	cx_opened,
+	cx_failed,
+	cx_data,
+	cx_eof,
+	cx_closed,
+	cx_writable,
+};
+
+static void
+rx_set(struct rf_front *f, int off)
+{
+	if (f->rx_off == off)
+		return;
+	f->rx_off = off;
+	lws_rx_flow_control(f->wsi, !off);
+}
+
+/* Ends the connection once what is queued has gone out. */
+static void
+closing(struct rf_front *f)
+{
+	f->state = FRONT_CLOSING;
+	lws_callback_on_writable(f->wsi);
+}
+
+/*
+ * A CONNECT refused: a short text answer a tool can show, the reason in
+ * X-PTTH-Error as well; logged with who, where and why.
+ */
+static int
+connect_refuse(struct rf_front *f, int status, const char *why,
+    const char *extra)
+{
+	struct rf_buf b;
+	int r;
+
+	logit("CONNECT to %s:%u for \"%s\" from %s refused: %d %s",
+	    f->cx_device[0] != '\0' ? f->cx_device : "?", f->cx_port,
+	    f->cx_user, f->cx_peer, status, why);
+	f->status = status;
+	rf_buf_init(&b, 4096);
+	r = rf_buf_putf(&b, "HTTP/1.1 %d %s\r\nContent-Type: text/plain; "
+	    "charset=utf-8\r\nContent-Length: %zu\r\nConnection: close\r\n"
+	    "X-PTTH-Error: %s\r\n%s\r\n%s\n", status, status == 407 ?
+	    "Proxy Authentication Required" : rf_http_reason(status),
+	    strlen(why) + 1, why, extra != NULL ? extra : "", why);
+	if (r != 0) {
+		rf_buf_free(&b);
+		return -1;
+	}
+	r = send_buf(f, &b, 0);
+	f->ch = NULL;
+	lws_callback_on_writable(f->wsi);
+	return r;
+}
+
+/* The device's tunnel is here: its channel to the port. */
+static int
+connect_open(struct rf_front *f)
+{
+	struct rf_tunnel *t;
+
+	f->state = FRONT_CONNECT;
+	conn_state(f, RF_CONN_TUNNEL);
+	lws_set_timeout(f->wsi, NO_PENDING_TIMEOUT, 0);
+	if ((t = rf_tunnel_find(f->cx_device)) == NULL)
+		return connect_refuse(f, 503, "Device offline: the device has "
+		    "no tunnel to the reflector now", NULL);
+	if (rf_channel_open(t, (uint16_t)f->cx_port, &cx_ops, f,
+	    &f->ch) != 0) {
+		f->ch = NULL;
+		return connect_refuse(f, 503, "the device's tunnel has no free "
+		    "channel", NULL);
+	}
+	if (f->relayed)
+		logit("CONNECT to %s:%u for \"%s\" from %s, relayed by worker "
+		    "%u: opening", f->cx_device, f->cx_port, f->cx_user,
+		    f->cx_peer, f->relay_slot);
+	else
+		logit("CONNECT to %s:%u for \"%s\" from %s: opening here",
+		    f->cx_device, f->cx_port, f->cx_user, f->cx_peer);
+	return 0;
+}
+
+static void
+cx_opened(void *arg)
+{
+	struct rf_front *f = arg;
+	static const char ok[] = "HTTP/1.1 200 Connection established\r\n\r\n";
+
+	f->ch_opened = 1;
+	f->cx_log = 1;
+	f->status = 200;
+	verbose("CONNECT to %s:%u for \"%s\" from %s: established",
+	    f->cx_device, f->cx_port, f->cx_user, f->cx_peer);
+	if (queue_out(f, ok, sizeof(ok) - 1) != 0) {
+		rf_channel_abort(f->ch);
+		f->ch = NULL;
+		closing(f);
+	}
+}
+
+static void
+cx_failed(void *arg, uint16_t err)
+{
+	struct rf_front *f = arg;
+	char why[128];
+
+	f->ch = NULL;
+	switch (err) {
+	case RF_WT_ERR_NOT_FORWARDED:
+		snprintf(why, sizeof(why), "port %u not forwarded by the "
+		    "device", f->cx_port);
+		break;
+	case RF_WT_ERR_CONN_REFUSED:
+		snprintf(why, sizeof(why), "port %u refused the connection on "
+		    "the device", f->cx_port);
+		break;
+	case RF_WT_ERR_TIMEOUT:
+		snprintf(why, sizeof(why), "port %u: the device did not answer "
+		    "in time", f->cx_port);
+		break;
+	default:
+		snprintf(why, sizeof(why), "port %u: the device could not "
+		    "connect (%s)", f->cx_port, rf_wt_error_name(err));
+		break;
+	}
+	connect_refuse(f, err == RF_WT_ERR_TIMEOUT ? 504 : 502, why, NULL);
+}
+
+static int
+cx_data(void *arg, const void *p, size_t len)
+{
+	struct rf_front *f = arg;
+
+	if (f->state != FRONT_CONNECT)
+		return 0;
+	f->cx_down += len;
+	if (queue_out(f, p, len) != 0) {
+		f->ch = NULL;
+		closing(f);
+		return -1;
+	}
+	if (!f->ch_paused && f->outq_bytes >= FRONT_RELAY_HIGH) {
+		rf_channel_pause(f->ch, 1);
+		f->ch_paused = 1;
+	}
+	return 0;
+}
+
+/* The device will send no more: ours goes out, then the end. */
+static void
+cx_eof(void *arg)
+{
+	struct rf_front *f = arg;
+	struct rf_channel *ch = f->ch;
+
+	closing(f);
+	/* Both sides closed: tunnel.c frees it and calls cx_closed. */
+	if (ch != NULL)
+		rf_channel_shutdown(ch);
+	if (f->ch != NULL) {
+		rf_channel_abort(f->ch);
+		f->ch = NULL;
+	}
+}
+
+static void
+cx_closed(void *arg, uint16_t err)
+{
+	struct rf_front *f = arg;
+
+	f->ch = NULL;
+	if (f->state != FRONT_CONNECT)
+		return;
+	if (err != RF_WT_ERR_NONE)
+		logit("CONNECT to %s:%u for \"%s\" from %s: %s", f->cx_device,
+		    f->cx_port, f->cx_user, f->cx_peer,
+		    rf_tunnel_find(f->cx_device) == NULL ?
+		    "the device went offline" : rf_wt_error_name(err));
+	closing(f);
+}
+
+static void
+cx_writable(void *arg)
+{
+	struct rf_front *f = arg;
+
+	f->ch_full = 0;
+	if (f->state == FRONT_CONNECT)
+		rx_set(f, 0);
+}
+
+/* Bytes read from a CONNECT or RELAY connection: 0, or -1 to close it. */
+static int
+stream_rx(struct rf_front *f, const void *p, size_t len)
+{
+	int r;
+
+	if (f->state == FRONT_RELAY) {
+		if (f->relay == NULL)
+			return 0;
+		/* Counted on the client's end: up from it, down to it. */
+		if (f->cx_log)
+			f->cx_up += len;
+		else
+			f->relay->cx_down += len;
+		if (queue_out(f->relay, p, len) != 0)
+			return -1;
+		if (f->relay->outq_bytes >= FRONT_RELAY_HIGH)
+			rx_set(f, 1);
+		return 0;
+	}
+	if (f->ch == NULL)
+		return 0;	/* refused or ended: what comes is dropped */
+	f->cx_up += len;
+	r = rf_channel_write(f->ch, p, len);
+	if (r == RF_ERR_AGAIN) {
+		f->ch_full = 1;
+		rx_set(f, 1);
+	} else if (r != 0) {
+		rf_channel_abort(f->ch);
+		f->ch = NULL;
+		closing(f);
+	}
+	return 0;
+}
+
+/* Our queue went out: the reader feeding it may go on. */
+static void
+stream_drained(struct rf_front *f)
+{
+	if (f->outq_bytes >= FRONT_RELAY_LOW)
+		return;
+	if (f->state == FRONT_RELAY && f->relay != NULL &&
+	    f->relay->state == FRONT_RELAY)
+		rx_set(f->relay, 0);
+	if (f->ch != NULL && f->ch_paused) {
+		rf_channel_pause(f->ch, 0);
+		f->ch_paused = 0;
+	}
+}
+
+/* The connection is gone: its channel, or the other end of its relay. */
+static void
+stream_gone(struct rf_front *f)
+{
+	struct rf_front *o = f->relay;
+
+	if (f->ch != NULL) {
+		rf_channel_abort(f->ch);
+		f->ch = NULL;
+	}
+	if (o != NULL) {
+		f->relay = NULL;
+		o->relay = NULL;
+		if (o->state == FRONT_RELAY)
+			closing(o);
+	}
+	if (f->cx_log)
+		logit("CONNECT to %s:%u for \"%s\" from %s closed (%llu bytes "
+		    "up, %llu down)", f->cx_device, f->cx_port, f->cx_user,
+		    f->cx_peer, f->cx_up, f->cx_down);
+}
+
+/*
+ * The owner is another worker: a socketpair, one end to its inbox with
+ * the metadata, the other adopted here and relayed to the client.
+ */
+static int
+connect_relay(struct rf_front *f, uint32_t slot)
+{
+	const struct rf_worker_args *a = rf_worker_args();
+	struct rf_connect_meta m;
+	struct rf_front *o;
+	struct lws *wsi;
+	int sv[2], r;
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0,
+	    sv) == -1) {
+		error("socketpair: %s", strerror(errno));
+		return connect_refuse(f, 503, "the reflector is out of "
+		    "resources; try again", NULL);
+	}
+	memset(&m, 0, sizeof(m));
+	m.version = RF_CONNECT_VERSION;
+	m.from_slot = (uint32_t)a->slot;
+	m.port = f->cx_port;
+	snprintf(m.device, sizeof(m.device), "%s", f->cx_device);
+	snprintf(m.user, sizeof(m.user), "%s", f->cx_user);
+	snprintf(m.peer, sizeof(m.peer), "%s", f->cx_peer);
+	r = rf_msg_send_once(a->inbox_write[slot], RF_MSG_CONNECT,
+	    (uint32_t)a->slot, 0, sv[1], &m, sizeof(m), 0);
+	close(sv[1]);
+	if (r != 0) {
+		close(sv[0]);
+		logit("cannot pass a CONNECT to worker %u: %s", slot,
+		    rf_strerror(r));
+		return connect_refuse(f, 503, "the device's worker is busy; "
+		    "try again", NULL);
+	}
+	/* From here the owner answers, through the relay. */
+	if ((wsi = rf_worker_adopt_plain(sv[0], f->cx_peer,
+	    f->cx_device)) == NULL || (o = lws_wsi_user(wsi)) == NULL)
+		return -1;
+	o->state = FRONT_RELAY;
+	o->relay = f;
+	f->relay = o;
+	f->cx_log = 1;		/* the client's end logs, not ours */
+	f->relay_slot = slot;
+	f->state = FRONT_RELAY;
+	conn_state(f, RF_CONN_TUNNEL);
+	conn_state(o, RF_CONN_TUNNEL);
+	lws_set_timeout(f->wsi, NO_PENDING_TIMEOUT, 0);
+	lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0);
+	logit("CONNECT to %s:%u for \"%s\" from %s relayed to worker %u",
+	    f->cx_device, f->cx_port, f->cx_user, f->cx_peer, slot);
+	return 0;
+}
+
+/* "host:port" of a CONNECT: the device and the port, else -1. */
+static int
+connect_target(struct rf_front *f)
+{
+	const struct rf_http_head *h = &f->head;
+	char target[300], *colon;
+
+	if (rf_http_span_cstring(h, h->target, target, sizeof(target)) != 0 ||
+	    (colon = strrchr(target, ':')) == NULL)
+		return -1;
+	*colon++ = '\0';
+	if (strspn(colon, "0123456789") != strlen(colon) ||
+	    (f->cx_port = rf_conf_port_parse(colon)) == 0)
+		return -1;
+	return rf_host_device(target, rf_worker_conf()->domain, f->cx_device,
+	    sizeof(f->cx_device)) ? 0 : -1;
+}
+
+/* The slot owning device in the routing map, or -1. */
+static int
+owner_slot(const char *device)
+{
+	struct rf_owner_rec rec;
+	struct rf_db *db = rf_worker_routing();
+
+	if (db == NULL || rf_db_owner_get(db, device, &rec) != 0 ||
+	    rec.slot >= (uint32_t)rf_worker_args()->nworkers)
+		return -1;
+	return (int)rec.slot;
+}
+
+static int
+connect_request(struct rf_front *f)
+{
+	const struct rf_conf *conf = rf_worker_conf();
+	const struct rf_http_head *h = &f->head;
+	const struct rf_conf_user *u;
+	struct rf_device_info info;
+	enum rf_auth_result ar;
+	char authz[1024], why[128];
+	int slot, i;
+
+	snprintf(f->cx_peer, sizeof(f->cx_peer), "%s", f->conn != NULL ?
+	    f->conn->peer : "-");
+	if (connect_target(f) != 0)
+		return connect_refuse(f, 400, "CONNECT goes to "
+		    "<device>.<domain>:<port> only", NULL);
+	if (rf_http_request_framing(h) != RF_HTTP_BODY_NONE)
+		return connect_refuse(f, 400, "a CONNECT carries no body",
+		    NULL);
+	if (rf_auth_peer_blocked(f->cx_peer))
+		return connect_refuse(f, 429, "too many failed attempts from "
+		    "your address: wait a minute", "Retry-After: 60\r\n");
+	authz[0] = '\0';
+	if (rf_http_count(h, "proxy-authorization") > 1)
+		return connect_refuse(f, 400, "more than one "
+		    "Proxy-Authorization header", NULL);
+	if ((i = rf_http_find(h, "proxy-authorization", 0)) >= 0 &&
+	    rf_http_span_cstring(h, h->fields[i].value, authz,
+	    sizeof(authz)) != 0)
+		return connect_refuse(f, 400, "the Proxy-Authorization header "
+		    "is too long", NULL);
+	ar = rf_auth_tool(conf, rf_worker_registry(), authz, f->cx_user,
+	    sizeof(f->cx_user), &u);
+	explicit_bzero(authz, sizeof(authz));
+	if (ar != RF_AUTH_OK) {
+		if (ar == RF_AUTH_DENIED)
+			rf_auth_peer_failed(f->cx_peer, "proxy", f->cx_user);
+		return connect_refuse(f, 407, ar == RF_AUTH_DENIED ?
+		    "wrong credentials" : "credentials are needed: Basic, or "
+		    "Bearer with a token", "Proxy-Authenticate: Basic "
+		    "realm=\"reflector\", charset=\"UTF-8\"\r\n");
+	}
+	if (!rf_auth_device_find(conf, rf_worker_registry(), f->cx_device,
+	    &info))
+		return connect_refuse(f, 404, "Unknown device: no device of "
+		    "that name is known to this reflector", NULL);
+	explicit_bzero(&info, sizeof(info));
+	if (!rf_auth_user_may(u, f->cx_device))
+		return connect_refuse(f, 403, "you may not reach this device",
+		    NULL);
+	if (!rf_auth_port_may(conf, u, f->cx_device, f->cx_port)) {
+		snprintf(why, sizeof(why), "port %u of this device is not "
+		    "open to you", f->cx_port);
+		return connect_refuse(f, 403, why, NULL);
+	}
+	if (rf_tunnel_find(f->cx_device) != NULL)
+		return connect_open(f);
+	if ((slot = owner_slot(f->cx_device)) < 0 ||
+	    slot == rf_worker_args()->slot)
+		return connect_refuse(f, 503, "Device offline: the device has "
+		    "no tunnel to the reflector now", NULL);
+	return connect_relay(f, (uint32_t)slot);
+}
+
+void
+rf_front_connect_adopt(int fd, const void *data, size_t len,
+    uint32_t from_slot)
+{
+	struct rf_connect_meta m;
+	struct rf_front *f;
+	struct lws *wsi;
+
+	if (fd == -1 || len != sizeof(m)) {
+		/* Our own worker sent it: a bug, not an attack. */
+		fatal("malformed CONNECT hand-off from worker %u", from_slot);
+	}
+	memcpy(&m, data, sizeof(m));
+	m.device[sizeof(m.device) - 1] = '\0';
+	m.user[sizeof(m.user) - 1] = '\0';
+	m.peer[sizeof(m.peer) - 1] = '\0';
+	if (m.version != RF_CONNECT_VERSION || m.port == 0 || m.port > 65535)
+		fatal("CONNECT hand-off of version %u from worker %u",
+		    m.version, from_slot);
+	if ((wsi = rf_worker_adopt_plain(fd, m.peer, m.device)) == NULL ||
+	    (f = lws_wsi_user(wsi)) == NULL)
+		return;
+	f->relayed = 1;
+	f->relay_slot = m.from_slot;
+	f->cx_port = m.port;
+	snprintf(f->cx_device, sizeof(f->cx_device), "%s", m.device);
+	snprintf(f->cx_user, sizeof(f->cx_user), "%s", m.user);
+	snprintf(f->cx_peer, sizeof(f->cx_peer), "%s", m.peer);
+	if (connect_open(f) != 0)
+		lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK,
+		    LWS_TO_KILL_ASYNC);
+}
+
 /*
  * A connection reaches this module only when routing found no device
  * host in its SNI or first Host (proxy.c has those).  A request naming a
@@ -448,7 +978,9 @@ on_head(struct rf_front *f)
 	const struct rf_http_head *h = &f->head;
 	int r;
 
-	if (misdirected(f))
+	if (h->is_connect)
+		r = connect_request(f);
+	else if (misdirected(f))
 		r = 0;
 	else if ((h->conn & RF_HTTP_CONN_UPGRADE) && h->has_upgrade)
 		r = upgrade(f);
@@ -519,6 +1051,7 @@ ws_send(struct rf_front *f, int opcode, const void *p, size_t len)
 	if (len > 0)
 		memcpy(o->data + LWS_PRE + hl, p, len);
 	STAILQ_INSERT_TAIL(&f->outq, o, entry);
+	f->outq_bytes += o->len;
 	lws_callback_on_writable(f->wsi);
 	return 0;
 }
@@ -584,12 +1117,16 @@ writeable(struct rf_front *f)
 		    LWS_WRITE_RAW) < (int)o->len)
 			return -1;
 		STAILQ_REMOVE_HEAD(&f->outq, entry);
+		f->outq_bytes -= o->len;
 		free(o);
 		if (lws_send_pipe_choked(f->wsi)) {
 			lws_callback_on_writable(f->wsi);
-			return 0;
+			break;
 		}
 	}
+	stream_drained(f);
+	if (!STAILQ_EMPTY(&f->outq))
+		return 0;
 	if (f->state == FRONT_CLOSING) {
 		if (lws_partial_buffered(f->wsi)) {
 			lws_callback_on_writable(f->wsi);
@@ -621,6 +1158,8 @@ gone(struct rf_front *f)
 {
 	struct rf_out *o;
 
+	if (f->relay != NULL || f->ch != NULL || f->cx_log)
+		stream_gone(f);
 	if (f->t != NULL) {
 		rf_tunnel_gone(f->t);
 		f->t = NULL;
@@ -639,6 +1178,7 @@ rf_front_callback(struct lws *wsi, enum lws_callback_reasons reason,
     void *user, void *in, size_t len)
 {
 	struct rf_front *f = user;
+	int r;
 
 	switch (reason) {
 	case LWS_CALLBACK_RAW_ADOPT:
@@ -647,6 +1187,8 @@ rf_front_callback(struct lws *wsi, enum lws_callback_reasons reason,
 	case LWS_CALLBACK_RAW_RX:
 		if (f->state == FRONT_CLOSING)
 			return 0;
+		if (f->state == FRONT_CONNECT || f->state == FRONT_RELAY)
+			return stream_rx(f, in, len);
 		if (rf_buf_put(&f->in, in, len) != 0) {
 			verbose("%s: more unread input than we hold; closing",
 			    f->conn != NULL ? f->conn->peer : "-");
@@ -656,6 +1198,14 @@ rf_front_callback(struct lws *wsi, enum lws_callback_reasons reason,
 			return -1;
 		if (f->state == FRONT_TUNNEL && read_frames(f) != 0)
 			return -1;
+		/* Bytes that came with a CONNECT, after its head. */
+		if ((f->state == FRONT_CONNECT || f->state == FRONT_RELAY) &&
+		    rf_buf_len(&f->in) > 0) {
+			r = stream_rx(f, rf_buf_ptr(&f->in),
+			    rf_buf_len(&f->in));
+			rf_buf_reset(&f->in);
+			return r;
+		}
 		return 0;
 	case LWS_CALLBACK_RAW_WRITEABLE:
 		return writeable(f);

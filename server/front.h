@@ -22,4 +22,23 @@ void	rf_front_ws_close(struct lws *, uint16_t code, const char *reason);
 /* The worker is draining: an idle connection closes now. */
 void	rf_front_drain(struct lws *);
 
+/*
+ * A CONNECT tunnel relayed from the worker that accepted it to the worker
+ * that holds the device (RF_MSG_CONNECT, see front.c): the metadata that
+ * goes with the socketpair end.  Same host, native order.
+ */
+#define RF_CONNECT_VERSION	1
+struct rf_connect_meta {
+	uint32_t	version;
+	uint32_t	from_slot;
+	uint32_t	port;
+	uint32_t	pad;
+	char		device[64];
+	char		user[72];
+	char		peer[64];
+};
+/* route.c got an RF_MSG_CONNECT: takes fd in every case. */
+void	rf_front_connect_adopt(int fd, const void *data, size_t len,
+	    uint32_t from_slot);
+
 #endif

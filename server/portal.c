@@ -31,6 +31,8 @@
 #define P_LOGIN		"/.reflector/login"
 #define P_LOGOUT	"/.reflector/logout"
 #define P_AUTHORIZE	"/.reflector/authorize"
+/* WEBTUNNEL.md §5 */
+#define P_TOKEN		"/my-devices/api/token"
 #define PAGE_MAX	(8 * 1024 * 1024)	/* a list of many devices */
 #define FIELD_MAX	1024
 
@@ -38,13 +40,14 @@ int
 rf_portal_handles(const char *path)
 {
 	return strcmp(path, "/") == 0 || strcmp(path, P_LOGIN) == 0 ||
-	    strcmp(path, P_LOGOUT) == 0 || strcmp(path, P_AUTHORIZE) == 0;
+	    strcmp(path, P_LOGOUT) == 0 || strcmp(path, P_AUTHORIZE) == 0 ||
+	    strcmp(path, P_TOKEN) == 0;
 }
 
 int
 rf_portal_wants_form(const char *path)
 {
-	return strcmp(path, P_LOGIN) == 0;
+	return strcmp(path, P_LOGIN) == 0 || strcmp(path, P_TOKEN) == 0;
 }
 
 void
@@ -548,6 +551,85 @@ authorize(const struct rf_conf *conf, struct rf_db *db,
 	return r;
 }
 
+/* A JSON answer of the token endpoint; text is ours (no escaping needed). */
+static int
+json_answer(struct rf_portal_resp *resp, int status, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	resp->status = status;
+	resp->content_type = "application/json";
+	va_start(ap, fmt);
+	n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (resp->body = malloc((size_t)n + 1)) == NULL)
+		return RF_ERR_NOMEM;
+	va_start(ap, fmt);
+	vsnprintf(resp->body, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	resp->body_len = (size_t)n;
+	return 0;
+}
+
+/*
+ * POST /my-devices/api/token (WEBTUNNEL.md §5), what the stock login tool
+ * sends: form fields username, password, application and optionally
+ * totp, which this reflector does not use.  200 {"token", "expires"} with
+ * an API token (auth.h), or 401.  No Origin check as for the login form:
+ * the request carries the password itself, so a foreign page that sends
+ * it gains nothing it did not have; and the token comes back in the body,
+ * which a foreign page cannot read.
+ */
+static int
+api_token(const struct rf_conf *conf, struct rf_db *db,
+    const struct rf_portal_req *req, struct rf_portal_resp *resp)
+{
+	char user[FIELD_MAX], pass[FIELD_MAX], app[FIELD_MAX];
+	char token[RF_AUTH_TOKEN_MAX];
+	long long expires;
+	int r;
+
+	if (!req->post)
+		return json_answer(resp, 405, "{\"error\": \"POST the form "
+		    "fields username and password\"}\n");
+	if (rf_auth_peer_blocked(req->peer)) {
+		logit("token for %s refused: too many failures", req->peer);
+		return json_answer(resp, 429, "{\"error\": \"too many failed "
+		    "attempts; wait a minute\"}\n");
+	}
+	if (form_field(req->body, req->body_len, "application", app,
+	    sizeof(app)) != 0)
+		snprintf(app, sizeof(app), "?");
+	if (form_field(req->body, req->body_len, "username", user,
+	    sizeof(user)) != 0 || form_field(req->body, req->body_len,
+	    "password", pass, sizeof(pass)) != 0) {
+		memset(pass, 0, sizeof(pass));
+		return json_answer(resp, 401, "{\"error\": \"username and "
+		    "password are required\"}\n");
+	}
+	if (rf_auth_user(conf, user, pass) == NULL) {
+		memset(pass, 0, sizeof(pass));
+		rf_auth_peer_failed(req->peer, "token", user);
+		return json_answer(resp, 401, "{\"error\": \"wrong user name "
+		    "or password\"}\n");
+	}
+	memset(pass, 0, sizeof(pass));
+	if ((r = rf_auth_api_token_new(db, user, token, sizeof(token),
+	    &expires)) != 0) {
+		error("cannot store an API token for %s: %s", user,
+		    rf_strerror(r));
+		return json_answer(resp, 500, "{\"error\": \"the token could "
+		    "not be stored\"}\n");
+	}
+	logit("API token for %s (application \"%.40s\") from %s", user, app,
+	    req->peer);
+	r = json_answer(resp, 200, "{\"token\": \"%s\", \"expires\": %lld}\n",
+	    token, expires);
+	memset(token, 0, sizeof(token));
+	return r;
+}
+
 int
 rf_portal_request(const struct rf_conf *conf, struct rf_db *db,
     const struct rf_portal_req *req, struct rf_portal_resp *resp)
@@ -561,6 +643,8 @@ rf_portal_request(const struct rf_conf *conf, struct rf_db *db,
 	if (req->post && !rf_portal_wants_form(req->path))
 		return message_page(resp, 405, "Method not allowed",
 		    "This address answers GET and HEAD only.");
+	if (strcmp(req->path, P_TOKEN) == 0)
+		return api_token(conf, db, req, resp);
 	if (strcmp(req->path, P_LOGIN) == 0) {
 		if (req->post)
 			return login_post(conf, db, req, resp);

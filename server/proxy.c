@@ -27,6 +27,8 @@
  *                ended, the connection goes back to PX_HEAD and keeps the
  *                channel if the device did;
  *   PX_UPGRADED  after a 101 to an upgrade request: raw bytes both ways;
+ *   PX_CLIENT    a client tunnel (below): WebSocket messages from a client
+ *                tool to a channel, and the channel's bytes back in them;
  *   PX_CLOSING   what is queued goes out, then the connection closes;
  *   PX_LINGER    after an error answer to a request not read to its end:
  *                what the browser still sends is read and dropped for a
@@ -42,6 +44,28 @@
  * (lws_rx_flow_control) until the channel's writable().  Device bytes go
  * into a queue that WRITEABLE empties while the socket takes them; above
  * PROXY_OUT_HIGH the channel is paused, below PROXY_OUT_LOW resumed.
+ *
+ * Client tunnels (WEBTUNNEL.md §4).  A WebSocket upgrade whose
+ * Sec-WebSocket-Protocol lists exactly com.appinf.webtunnel.client/1.0 is
+ * not forwarded to the device's web server: it names a TCP port in
+ * X-WebTunnel-RemotePort and brings the credentials of a client tool
+ * (Authorization: Basic, or Bearer with an API token, auth.h).  Refusals
+ * are HTTP statuses with a reason (X-PTTH-Error and a page): 400 for a bad
+ * upgrade or port, 404 unknown device, 503 offline, 401 no or bad
+ * credentials, 403 device or port not granted (the user's and the
+ * device's "ports" in reflector.yml).  Else the answer is 101 and a
+ * channel opens to the port at once; its bytes and the client's binary
+ * messages are the same stream.  Each message to the client carries at
+ * most 2048 bytes, the most stock client tools take.  A CLOSE from the
+ * client half-closes the channel (rf_channel_shutdown) and the device's
+ * remaining bytes still go out; the device's CLOSE becomes a close 1000
+ * after the bytes queued before it; OPEN_FAULT, an ERROR or the device
+ * going offline a close 1011 with the reason, such as "port 22 not
+ * forwarded by the device".  After our close the client's own is awaited
+ * for PROXY_CLIENT_CLOSE_SECS.  Flow control is the same as for browsers:
+ * a full channel stops reading the client, a queue for the client above
+ * PROXY_OUT_HIGH pauses the channel.  A plain browser WebSocket (without
+ * that subprotocol) is forwarded to the device's web server as before.
  *
  * Contracts with tunnel.c: the channel callbacks may call rf_channel_abort
  * and rf_channel_pause on their own channel; a data() returning -1 aborts
@@ -69,6 +93,7 @@
 #include "reflectord.h"
 #include "tunnel.h"
 #include "worker.h"
+#include "ws.h"
 #include "wt.h"
 
 
@@ -87,6 +112,8 @@
 #define PROXY_PREFIX		"/.reflector/"
 #define PROXY_HEALTH		"/.reflector/health"
 #define PROXY_SESSION		"/.reflector/session"
+#define PROXY_CLIENT_CLOSE_SECS	5	/* for the client's close */
+#define PROXY_CLIENT_FRAME_IN	(64 * 1024)	/* largest frame */
 
 enum proxy_state {
 	PX_HEAD = 0,
@@ -94,6 +121,7 @@ enum proxy_state {
 	PX_OPENING,
 	PX_FORWARD,
 	PX_UPGRADED,
+	PX_CLIENT,
 	PX_CLOSING,
 	PX_LINGER,
 	PX_GONE,
@@ -152,6 +180,14 @@ struct proxy_conn {
 
 	int			 gone_timer;
 	lws_sorted_usec_list_t	 sul_gone;
+
+	/* A client tunnel (PX_CLIENT). */
+	char			 user[72];
+	unsigned int		 port;
+	int			 ws_close_rcvd;	/* the client's CLOSE */
+	int			 ws_close_sent;	/* ours is queued */
+	int			 ws_close_timer; /* awaiting the client's */
+	unsigned long long	 up, down;	/* stream bytes each way */
 };
 
 /* lws's per-session data: only a pointer, so the record may outlive it. */
@@ -180,6 +216,10 @@ static const struct rf_channel_ops proxy_ops = {
 };
 
 static int	pump_request(struct proxy_conn *);
+static int	subprotocol_listed(const struct rf_http_head *, const char *);
+static int	client_tunnel(struct proxy_conn *);
+static int	client_pump(struct proxy_conn *);
+static int	client_done(struct proxy_conn *);
 
 size_t
 rf_proxy_session_size(void)
@@ -233,7 +273,8 @@ rx_update(struct proxy_conn *pc)
 	if (pc->wsi == NULL)
 		return;
 	off = pc->ch_full && pc->state != PX_LINGER;
-	if (pc->state != PX_HEAD && pc->state != PX_LINGER && pc->state != PX_UPGRADED &&
+	if (pc->state != PX_HEAD && pc->state != PX_LINGER &&
+	    pc->state != PX_UPGRADED && pc->state != PX_CLIENT &&
 	    !((pc->state == PX_OPENING || pc->state == PX_FORWARD) &&
 	    !pc->req_done) && rf_buf_len(&pc->in) >= (size_t)conf->header_max)
 		off = 1;
@@ -265,6 +306,8 @@ queue_out(struct proxy_conn *pc, const void *p, size_t len)
 	}
 	if (pc->ch != NULL && !pc->ch_paused &&
 	    rf_buf_len(&pc->out) >= PROXY_OUT_HIGH) {
+		debug2("device %s: %s: %zu bytes queued; pausing the channel",
+		    pc->device, pc->peer, rf_buf_len(&pc->out));
 		rf_channel_pause(pc->ch, 1);
 		pc->ch_paused = 1;
 	}
@@ -327,15 +370,25 @@ answer(struct proxy_conn *pc, int status, const char *extra, const char *type,
  * follow): a short HTML page that says what happened, logged with the
  * reason, the device and the peer.
  */
+static int	page_body(struct proxy_conn *, int, const char *,
+		    const char *, int);
+
 static int
 page(struct proxy_conn *pc, int status, const char *why, const char *extra,
     int close)
 {
-	struct rf_buf	 b;
-	int		 r;
-
 	logit("device %s: %d for %s%s%s: %s", pc->device, status, pc->peer,
 	    pc->what[0] != '\0' ? " " : "", pc->what, why);
+	return page_body(pc, status, why, extra, close);
+}
+
+/* The page alone, for callers that log in their own words. */
+static int
+page_body(struct proxy_conn *pc, int status, const char *why,
+    const char *extra, int close)
+{
+	struct rf_buf	 b;
+	int		 r;
 
 	rf_buf_init(&b, 8192);
 	r = rf_buf_putf(&b, "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8"
@@ -740,6 +793,8 @@ on_request(struct proxy_conn *pc)
 		return answer_session(pc);
 	if (strncmp(path, PROXY_PREFIX, sizeof(PROXY_PREFIX) - 1) == 0)
 		return page(pc, 404, "no such page of the reflector", NULL, 0);
+	if (subprotocol_listed(h, RF_WT_SUBPROTO_CLIENT))
+		return client_tunnel(pc);
 	if ((t = rf_tunnel_find(pc->device)) == NULL) {
 		if (pc->ch != NULL) {
 			rf_channel_abort(pc->ch);
@@ -874,6 +929,8 @@ pump_request(struct proxy_conn *pc)
 		case PX_FORWARD:
 		case PX_UPGRADED:
 			return pump_body(pc);
+		case PX_CLIENT:
+			return client_pump(pc);
 		default:
 			return 0;
 		}
@@ -1173,6 +1230,419 @@ proxy_channel_writable(void *arg)
 	want_write(pc);
 }
 
+/* ------------------------------------------------------ client tunnel -- */
+
+static void	client_opened(void *);
+static void	client_failed(void *, uint16_t);
+static int	client_data(void *, const void *, size_t);
+static void	client_eof(void *);
+static void	client_closed(void *, uint16_t);
+
+static const struct rf_channel_ops client_ops = {
+	client_opened,
+	client_failed,
+	client_data,
+	client_eof,
+	client_closed,
+	proxy_channel_writable,
+};
+
+/* Some Sec-WebSocket-Protocol field lists exactly proto. */
+static int
+subprotocol_listed(const struct rf_http_head *h, const char *proto)
+{
+	char	 v[512], *tok, *save;
+	int	 i = -1;
+
+	while ((i = rf_http_find(h, "sec-websocket-protocol",
+	    (size_t)(i + 1))) >= 0) {
+		if (rf_http_span_cstring(h, h->fields[i].value, v,
+		    sizeof(v)) != 0)
+			continue;
+		for (tok = strtok_r(v, ", \t", &save); tok != NULL;
+		    tok = strtok_r(NULL, ", \t", &save))
+			if (strcmp(tok, proto) == 0)
+				return 1;
+	}
+	return 0;
+}
+
+/* The value of the only field called name, as a C string; else -1. */
+static int
+single_field(const struct rf_http_head *h, const char *name, char *out,
+    size_t len)
+{
+	int	 i;
+
+	out[0] = '\0';
+	if (rf_http_count(h, name) != 1 || (i = rf_http_find(h, name, 0)) < 0)
+		return -1;
+	return rf_http_span_cstring(h, h->fields[i].value, out, len) == 0 ?
+	    0 : -1;
+}
+
+/*
+ * A client tunnel refused before 101: logged with who, where and why; the
+ * reason goes in X-PTTH-Error too, where stock client tools look.
+ */
+static int
+client_refuse(struct proxy_conn *pc, int status, const char *why,
+    const char *extra)
+{
+	char	 hdr[512];
+
+	logit("client tunnel to %s port %u for \"%s\" from %s refused: %d %s",
+	    pc->device, pc->port, pc->user, pc->peer, status, why);
+	snprintf(hdr, sizeof(hdr), "X-PTTH-Error: %s\r\n%s", why,
+	    extra != NULL ? extra : "");
+	return page_body(pc, status, why, hdr, 1);
+}
+
+/* Queues a WebSocket frame to the client; RF_ERR_* if it cannot be. */
+static int
+client_frame(struct proxy_conn *pc, uint8_t opcode, const void *p, size_t len)
+{
+	unsigned char	 hdr[RF_WS_HEADER_MAX];
+	size_t		 hl;
+	int		 r;
+
+	if ((hl = rf_ws_frame_header(hdr, 1, opcode, len, NULL)) == 0)
+		return RF_ERR_INVAL;
+	if ((r = queue_out(pc, hdr, hl)) != 0)
+		return r;
+	return len > 0 ? queue_out(pc, p, len) : 0;
+}
+
+/*
+ * Our close frame, once: 1000 when the device ended the stream, else 1011
+ * (or what the client broke) with a reason; the channel goes with any
+ * code but 1000.  The connection closes once the client's close is in
+ * and the queue is out (client_done).
+ */
+static void
+client_close(struct proxy_conn *pc, uint16_t code, const char *reason)
+{
+	unsigned char	 p[RF_WS_CONTROL_MAX];
+	size_t		 n = 0;
+
+	if (code != RF_WS_CLOSE_NORMAL && pc->ch != NULL) {
+		rf_channel_abort(pc->ch);
+		pc->ch = NULL;
+	}
+	if (pc->ws_close_sent)
+		return;
+	pc->ws_close_sent = 1;
+	if (code != RF_WS_CLOSE_NORMAL)
+		logit("client tunnel to %s port %u for \"%s\" from %s: closing "
+		    "with %u: %s", pc->device, pc->port, pc->user, pc->peer,
+		    code, reason);
+	if (rf_ws_close_payload(p, code, reason, &n) != 0)
+		n = 0;
+	if (client_frame(pc, RF_WS_CLOSE, p, n) != 0)
+		pc->close_after = 1;
+	want_write(pc);
+}
+
+static const char *
+client_fault_text(struct proxy_conn *pc, uint16_t err, char *buf, size_t len)
+{
+	switch (err) {
+	case RF_WT_ERR_NOT_FORWARDED:
+		snprintf(buf, len, "port %u not forwarded by the device",
+		    pc->port);
+		break;
+	case RF_WT_ERR_CONN_REFUSED:
+		snprintf(buf, len, "port %u refused the connection on the "
+		    "device", pc->port);
+		break;
+	case RF_WT_ERR_TIMEOUT:
+		snprintf(buf, len, "port %u: the device did not answer in time",
+		    pc->port);
+		break;
+	default:
+		snprintf(buf, len, "port %u: the device could not connect "
+		    "(%s)", pc->port, rf_wt_error_name(err));
+		break;
+	}
+	return buf;
+}
+
+static void
+client_opened(void *arg)
+{
+	struct proxy_conn	*pc = arg;
+
+	pc->ch_opened = 1;
+	debug("client tunnel to %s port %u for \"%s\" from %s: channel open",
+	    pc->device, pc->port, pc->user, pc->peer);
+}
+
+static void
+client_failed(void *arg, uint16_t err)
+{
+	struct proxy_conn	*pc = arg;
+	char			 why[120];
+
+	pc->ch = NULL;
+	if (pc->state == PX_GONE) {
+		gone_free(pc);
+		return;
+	}
+	client_close(pc, RF_WS_CLOSE_INTERNAL, client_fault_text(pc, err, why,
+	    sizeof(why)));
+}
+
+/* The device's bytes, in messages of at most 2048 bytes. */
+static int
+client_data(void *arg, const void *p, size_t len)
+{
+	struct proxy_conn	*pc = arg;
+	const unsigned char	*b = p;
+	size_t			 n;
+
+	if (pc->state == PX_GONE) {
+		gone_free(pc);
+		return -1;
+	}
+	if (pc->ws_close_sent)
+		return 0;	/* after an error close: dropped */
+	pc->down += len;
+	while (len > 0) {
+		n = len > RF_WT_STOCK_PAYLOAD_MAX ? RF_WT_STOCK_PAYLOAD_MAX :
+		    len;
+		if (client_frame(pc, RF_WS_BINARY, b, n) != 0) {
+			pc->ch = NULL;
+			pc->close_after = 1;
+			want_write(pc);
+			return -1;
+		}
+		b += n;
+		len -= n;
+	}
+	return 0;
+}
+
+static void
+client_eof(void *arg)
+{
+	struct proxy_conn	*pc = arg;
+
+	pc->ch_eof = 1;
+	if (pc->state == PX_GONE || pc->ws_close_rcvd) {
+		/* Both sides have closed: tunnel.c waits for nothing more. */
+		rf_channel_abort(pc->ch);
+		pc->ch = NULL;
+		if (pc->state == PX_GONE) {
+			gone_free(pc);
+			return;
+		}
+	}
+	client_close(pc, RF_WS_CLOSE_NORMAL, NULL);
+}
+
+static void
+client_closed(void *arg, uint16_t err)
+{
+	struct proxy_conn	*pc = arg;
+	char			 why[120];
+
+	pc->ch = NULL;
+	if (pc->state == PX_GONE) {
+		gone_free(pc);
+		return;
+	}
+	if (pc->ws_close_sent)
+		return;
+	if (err == RF_WT_ERR_NONE && pc->ch_eof && pc->ws_close_rcvd)
+		client_close(pc, RF_WS_CLOSE_NORMAL, NULL);
+	else if (rf_tunnel_find(pc->device) == NULL)
+		client_close(pc, RF_WS_CLOSE_INTERNAL, "the device went "
+		    "offline");
+	else {
+		snprintf(why, sizeof(why), "port %u: the device closed the "
+		    "connection (%s)", pc->port, rf_wt_error_name(err));
+		client_close(pc, RF_WS_CLOSE_INTERNAL, why);
+	}
+}
+
+/*
+ * The checks of WEBTUNNEL.md §4 in order, then 101 and the channel.  The
+ * upgrade must be a WebSocket one with nothing after its head but frames.
+ */
+static int
+client_tunnel(struct proxy_conn *pc)
+{
+	const struct rf_conf		*conf = rf_worker_conf();
+	const struct rf_http_head	*h = &pc->req;
+	const struct rf_conf_user	*u;
+	struct rf_tunnel		*t;
+	struct rf_buf			 b;
+	char				 v[1024];
+	char				 accept[RF_WS_ACCEPT_LEN + 1];
+	enum rf_auth_result		 ar;
+	int				 r;
+
+	pc->req_keep = 0;
+	if (rf_http_request_framing(h) != RF_HTTP_BODY_NONE ||
+	    !(h->conn & RF_HTTP_CONN_UPGRADE) || !h->has_upgrade ||
+	    single_field(h, "upgrade", v, sizeof(v)) != 0 ||
+	    strcasecmp(v, "websocket") != 0)
+		return client_refuse(pc, 400, "a client tunnel is a WebSocket "
+		    "upgrade without a body", NULL);
+	if (single_field(h, "sec-websocket-version", v, sizeof(v)) != 0 ||
+	    strcmp(v, "13") != 0)
+		return client_refuse(pc, 400, "WebSocket version 13 is needed",
+		    "Sec-WebSocket-Version: 13\r\n");
+	if (single_field(h, "sec-websocket-key", v, sizeof(v)) != 0 ||
+	    rf_ws_accept_key(v, accept) != 0)
+		return client_refuse(pc, 400, "the WebSocket key is missing or "
+		    "malformed", NULL);
+	if (single_field(h, "x-webtunnel-remoteport", v, sizeof(v)) != 0 ||
+	    strspn(v, "0123456789") != strlen(v) ||
+	    (pc->port = rf_conf_port_parse(v)) == 0)
+		return client_refuse(pc, 400, "X-WebTunnel-RemotePort must "
+		    "name one port from 1 to 65535", NULL);
+	if ((t = rf_tunnel_find(pc->device)) == NULL)
+		return device_known(pc->device) ?
+		    client_refuse(pc, 503, "Device offline: the device has no "
+		    "tunnel to the reflector now", NULL) :
+		    client_refuse(pc, 404, "Unknown device: no device of that "
+		    "name is known to this reflector", NULL);
+	if (rf_auth_peer_blocked(pc->peer))
+		return client_refuse(pc, 429, "too many failed logins from "
+		    "your address: wait a minute", "Retry-After: 60\r\n");
+	if (rf_http_count(h, "authorization") > 1)
+		return client_refuse(pc, 400, "more than one Authorization "
+		    "header", NULL);
+	if (single_field(h, "authorization", v, sizeof(v)) != 0)
+		v[0] = '\0';
+	ar = rf_auth_tool(conf, rf_worker_registry(), v, pc->user,
+	    sizeof(pc->user), &u);
+	explicit_bzero(v, sizeof(v));
+	if (ar != RF_AUTH_OK) {
+		if (ar == RF_AUTH_DENIED)
+			rf_auth_peer_failed(pc->peer, "client tunnel",
+			    pc->user);
+		return client_refuse(pc, 401, ar == RF_AUTH_DENIED ?
+		    "wrong credentials" : "credentials are needed: Basic, or "
+		    "Bearer with a token", "WWW-Authenticate: Basic "
+		    "realm=\"reflector\", charset=\"UTF-8\"\r\n");
+	}
+	if (!rf_auth_user_may(u, pc->device))
+		return client_refuse(pc, 403, "you may not reach this device",
+		    NULL);
+	if (!rf_auth_port_may(conf, u, pc->device, pc->port)) {
+		snprintf(v, sizeof(v), "port %u of this device is not open "
+		    "to you", pc->port);
+		return client_refuse(pc, 403, v, NULL);
+	}
+	if (pc->ch != NULL) {
+		/* A kept-alive channel of an earlier request: not ours. */
+		rf_channel_abort(pc->ch);
+		pc->ch = NULL;
+	}
+	if ((r = rf_channel_open(t, (uint16_t)pc->port, &client_ops, pc,
+	    &pc->ch)) != 0) {
+		pc->ch = NULL;
+		return client_refuse(pc, 503, "the device's tunnel has no free "
+		    "channel", NULL);
+	}
+	pc->ch_opened = pc->ch_eof = pc->ch_full = pc->ch_paused = 0;
+	/* Connection: Upgrade alone, as stock peers compare it whole. */
+	rf_buf_init(&b, 1024);
+	r = rf_buf_putf(&b, "HTTP/1.1 101 Switching Protocols\r\n"
+	    "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+	    "Sec-WebSocket-Accept: %s\r\n"
+	    "Sec-WebSocket-Protocol: " RF_WT_SUBPROTO_CLIENT "\r\n\r\n",
+	    accept);
+	if (r == 0)
+		r = queue_out(pc, rf_buf_ptr(&b), rf_buf_len(&b));
+	rf_buf_free(&b);
+	if (r != 0)
+		return -1;
+	pc->state = PX_CLIENT;
+	pc->rsp_status = 101;
+	logit("client tunnel to %s port %u for \"%s\" from %s opened",
+	    pc->device, pc->port, pc->user, pc->peer);
+	return 0;
+}
+
+/* The client's frames, as far as the channel takes them. */
+static int
+client_pump(struct proxy_conn *pc)
+{
+	struct rf_ws_frame	 f;
+	int			 r;
+
+	while (!pc->ch_full && rf_buf_len(&pc->in) > 0) {
+		r = rf_ws_frame_decode(&pc->in, 1, PROXY_CLIENT_FRAME_IN, &f);
+		if (r == RF_ERR_SHORT)
+			break;
+		if (r != 0) {
+			rf_buf_reset(&pc->in);
+			client_close(pc, f.close_code != 0 ? f.close_code :
+			    RF_WS_CLOSE_PROTOCOL, f.why != NULL ? f.why :
+			    "bad frame");
+			pc->ws_close_rcvd = 1;	/* nothing more is read */
+			return 0;
+		}
+		switch (f.opcode) {
+		case RF_WS_BINARY:
+		case RF_WS_CONT:
+			if (pc->ch == NULL || pc->ws_close_rcvd || f.len == 0)
+				break;
+			pc->up += f.len;
+			r = rf_channel_write(pc->ch, f.payload, f.len);
+			if (r == RF_ERR_AGAIN)
+				pc->ch_full = 1;
+			else if (r != 0)
+				client_close(pc, RF_WS_CLOSE_INTERNAL,
+				    "the device's tunnel failed");
+			break;
+		case RF_WS_PING:
+			if (client_frame(pc, RF_WS_PONG, f.payload, f.len) != 0)
+				return -1;
+			break;
+		case RF_WS_PONG:
+			break;
+		case RF_WS_CLOSE:
+			if (pc->ws_close_rcvd)
+				break;
+			pc->ws_close_rcvd = 1;
+			if (pc->ch != NULL)
+				rf_channel_shutdown(pc->ch);
+			/* Our close waits for the device's end, if to come. */
+			if (pc->ch == NULL && !pc->ws_close_sent)
+				client_close(pc, RF_WS_CLOSE_NORMAL, NULL);
+			break;
+		default:
+			client_close(pc, RF_WS_CLOSE_UNSUPPORTED, "a client "
+			    "tunnel carries binary messages only");
+			break;
+		}
+	}
+	rx_update(pc);
+	return 0;
+}
+
+/* After progress() flushed: the end of a client tunnel, or more waiting. */
+static int
+client_done(struct proxy_conn *pc)
+{
+	if (pc->close_after)
+		return -1;
+	if (!pc->ws_close_sent)
+		return 0;
+	if (pc->ws_close_rcvd)
+		return -1;
+	if (!pc->ws_close_timer) {
+		pc->ws_close_timer = 1;
+		lws_set_timeout(pc->wsi, PROXY_LINGER_TIMEOUT,
+		    PROXY_CLIENT_CLOSE_SECS);
+	}
+	return 0;
+}
+
 /* ------------------------------------------------------ connection ---- */
 
 /* The browser's next request, on the same connection. */
@@ -1236,6 +1706,8 @@ flush_out(struct proxy_conn *pc)
 		rf_buf_compact(&pc->out);
 	if (pc->ch_paused && pc->ch != NULL &&
 	    rf_buf_len(&pc->out) <= PROXY_OUT_LOW) {
+		debug2("device %s: %s: resuming the channel", pc->device,
+		    pc->peer);
 		rf_channel_pause(pc->ch, 0);
 		pc->ch_paused = 0;
 	}
@@ -1277,6 +1749,8 @@ progress(struct proxy_conn *pc)
 		return 0;
 	case PX_UPGRADED:
 		return pc->close_after ? -1 : 0;
+	case PX_CLIENT:
+		return client_done(pc);
 	case PX_OPENING:
 	case PX_FORWARD:
 		if (pc->resp == RESP_DONE && (pc->req_done || pc->close_after))
@@ -1333,6 +1807,10 @@ on_close(struct proxy_conn *pc)
 		logit("device %s: %s sent no complete request head in %d s "
 		    "(%zu bytes); closed", pc->device, pc->peer,
 		    rf_worker_conf()->handshake_timeout, rf_buf_len(&pc->in));
+	if (pc->state == PX_CLIENT)
+		logit("client tunnel to %s port %u for \"%s\" from %s closed "
+		    "(%llu bytes up, %llu down)", pc->device, pc->port,
+		    pc->user, pc->peer, pc->up, pc->down);
 	pc->wsi = NULL;
 	pc->conn = NULL;
 	if (pc->ch == NULL) {

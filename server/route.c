@@ -27,6 +27,11 @@
  * an offline device, rather than pass it on and risk a loop.  A full inbox
  * (the owner is stuck) is not waited for: the connection is served here.
  *
+ * CONNECT relays.  Where the device is known only after TLS (CONNECT on
+ * the portal host), the accepting worker keeps the connection and passes
+ * one end of a socketpair instead, as RF_MSG_CONNECT on the same inbox;
+ * front.c makes, sends and adopts it (its design comment has the races).
+ *
  * Slow peers.  A connection that sends nothing routable within
  * handshake_timeout is closed.  TLS peeks set SO_RCVLOWAT to the bytes the
  * ClientHello record still needs, and the epoll registration is
@@ -46,6 +51,7 @@
 #include "conf.h"
 #include "db.h"
 #include "err.h"
+#include "front.h"
 #include "log.h"
 #include "msg.h"
 #include "peek.h"
@@ -382,7 +388,11 @@ rf_route_inbox_event(void)
 			fatal("inbox: %s", rf_strerror(r));
 		if (m.hdr.type == RF_MSG_HANDOFF)
 			adopt_handoff(&m);
-		else if (m.hdr.type == RF_MSG_DEVICE_TAKEN && m.hdr.len > 1 &&
+		else if (m.hdr.type == RF_MSG_CONNECT) {
+			rf_front_connect_adopt(m.fd, m.data, m.hdr.len,
+			    m.hdr.slot);
+			m.fd = -1;
+		} else if (m.hdr.type == RF_MSG_DEVICE_TAKEN && m.hdr.len > 1 &&
 		    m.hdr.len <= 64 && m.data[m.hdr.len - 1] == '\0')
 			rf_tunnel_device_taken((const char *)m.data, m.hdr.slot);
 		else

@@ -253,6 +253,47 @@ rf_worker_adopt(int fd, uint32_t listener, const char *peer,
 	debug2("connection from %s on %s", c->peer, l->address);
 }
 
+struct lws *
+rf_worker_adopt_plain(int fd, const char *peer, const char *device)
+{
+	lws_adopt_desc_t ad;
+	struct rf_conn *c;
+	struct lws *wsi;
+
+	if ((c = calloc(1, sizeof(*c))) == NULL) {
+		error("out of memory for a connection");
+		close(fd);
+		return NULL;
+	}
+	c->state = RF_CONN_NEW;
+	snprintf(c->peer, sizeof(c->peer), "%s", peer);
+	snprintf(c->device, sizeof(c->device), "%s", device);
+	LIST_INSERT_HEAD(&W.conns, c, entry);
+	W.nconns++;
+	memset(&ad, 0, sizeof(ad));
+	/* Without LWS_ADOPT_ALLOW_SSL lws does no TLS, whatever the vhost. */
+	ad.vh = W.vh_plain != NULL ? W.vh_plain : W.vh_tls;
+	ad.type = LWS_ADOPT_SOCKET;
+	ad.vh_prot_name = "rf-front";
+	ad.fd.sockfd = fd;
+	ad.opaque = c;
+	W.adopting = c;
+	wsi = lws_adopt_descriptor_vhost_via_info(&ad);
+	if (wsi == NULL) {
+		error("cannot adopt a relayed connection of %s", peer);
+		if (W.adopting != NULL) {
+			LIST_REMOVE(c, entry);
+			W.nconns--;
+			free(c);
+		}
+		W.adopting = NULL;
+		return NULL;
+	}
+	W.adopting = NULL;
+	c->wsi = wsi;
+	return wsi;
+}
+
 static void
 resume_accept(lws_sorted_usec_list_t *sul)
 {

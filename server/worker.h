@@ -58,5 +58,13 @@ int	rf_worker_watch(int fd, uint32_t events, int kind, uint32_t index);
 /* Hands a routed socket to lws; takes fd in every case. */
 void	rf_worker_adopt(int fd, uint32_t listener, const char *peer,
 	    const char *device);
+/*
+ * Adopts a socket whose bytes are plaintext already, one end of a CONNECT
+ * relay's socketpair (front.c), into "rf-front" as a raw socket without
+ * TLS, with an rf_conn of its own.  Takes fd in every case; the wsi (its
+ * RAW_ADOPT has run), or NULL.
+ */
+struct lws *rf_worker_adopt_plain(int fd, const char *peer,
+	    const char *device);
 
 #endif
