@@ -69,6 +69,9 @@ struct opts {
 	const char	*device;
 	char		**args;		/* for the command, ssh, the viewer */
 	int		 nargs;
+	char		*vnc_words;	/* vnc_setup's allocations, freed */
+	char		**vnc_args;	/* at exit */
+	char		*vnc_target;
 };
 
 static volatile sig_atomic_t	 got_sig;
@@ -613,9 +616,12 @@ vnc_setup(struct opts *o)
 	    "vncviewer")) == NULL ||
 	    (args = calloc(strlen(words) + (size_t)o->nargs + 2,
 	    sizeof(*args))) == NULL) {
+		free(words);
 		client_msg("out of memory");
 		return -1;
 	}
+	o->vnc_words = words;
+	o->vnc_args = args;
 	for (w = strtok_r(words, " \t", &save); w != NULL;
 	    w = strtok_r(NULL, " \t", &save))
 		args[n++] = w;
@@ -629,6 +635,7 @@ vnc_setup(struct opts *o)
 	o->command = args[0];
 	if (asprintf(&args[n], "%s::%%p", o->bind) == -1)
 		return -1;
+	o->vnc_target = args[n];
 	n++;
 	for (i = 0; i < o->nargs; i++)
 		args[n++] = o->args[i];
@@ -875,6 +882,9 @@ main(int argc, char **argv)
 	client_creds_clear(&cr);
 out:
 	free(o.token);
+	free(o.vnc_target);
+	free(o.vnc_args);
+	free(o.vnc_words);
 	client_conf_free(&s);
 	return r;
 }
