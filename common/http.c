@@ -592,6 +592,25 @@ rf_http_find(const struct rf_http_head *h, const char *name, size_t from)
 	return -1;
 }
 
+int
+rf_http_list_has(const struct rf_http_head *h, const char *name,
+    const char *token)
+{
+	char v[RF_HTTP_LINE_MAX], *tok, *save;
+	int i = -1;
+
+	while ((i = rf_http_find(h, name, (size_t)(i + 1))) >= 0) {
+		if (rf_http_span_cstring(h, h->fields[i].value, v,
+		    sizeof(v)) != 0)
+			continue;
+		for (tok = strtok_r(v, ", \t", &save); tok != NULL;
+		    tok = strtok_r(NULL, ", \t", &save))
+			if (strcmp(tok, token) == 0)
+				return 1;
+	}
+	return 0;
+}
+
 size_t
 rf_http_count(const struct rf_http_head *h, const char *name)
 {

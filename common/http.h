@@ -136,6 +136,12 @@ int	rf_http_span_casecmp(const struct rf_http_head *, struct rf_http_span,
 /* The index of the first field named name at or after from, or -1. */
 int	rf_http_find(const struct rf_http_head *, const char *name,
 	    size_t from);
+/*
+ * 1 if some field called name lists token, exactly, in its comma-separated
+ * value (Sec-WebSocket-Protocol, Connection), else 0.
+ */
+int	rf_http_list_has(const struct rf_http_head *, const char *name,
+	    const char *token);
 /* How many fields are named name. */
 size_t	rf_http_count(const struct rf_http_head *, const char *name);
 /*

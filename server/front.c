@@ -211,26 +211,6 @@ field(const struct rf_http_head *h, const char *name, char *out, size_t len)
 	return rf_http_span_cstring(h, h->fields[i].value, out, len);
 }
 
-/* 1 if some Sec-WebSocket-Protocol field lists the device subprotocol. */
-static int
-wants_tunnel(const struct rf_http_head *h)
-{
-	char v[512], *tok, *save;
-	int i = -1;
-
-	while ((i = rf_http_find(h, "sec-websocket-protocol",
-	    (size_t)(i + 1))) >= 0) {
-		if (rf_http_span_cstring(h, h->fields[i].value, v,
-		    sizeof(v)) != 0)
-			continue;
-		for (tok = strtok_r(v, ", \t", &save); tok != NULL;
-		    tok = strtok_r(NULL, ", \t", &save))
-			if (strcmp(tok, RF_WT_SUBPROTO_SERVER) == 0)
-				return 1;
-	}
-	return 0;
-}
-
 /* "Basic base64(id@group:secret)" split into its parts. */
 static int
 device_credentials(const struct rf_http_head *h, char *id, size_t idlen,
@@ -293,7 +273,9 @@ upgrade(struct rf_front *f)
 	int keepalive = 300;
 
 	if (field(h, "upgrade", key, sizeof(key)) != 0 ||
-	    strcasecmp(key, "websocket") != 0 || !wants_tunnel(h))
+	    strcasecmp(key, "websocket") != 0 ||
+	    !rf_http_list_has(h, "sec-websocket-protocol",
+	    RF_WT_SUBPROTO_SERVER))
 		return send_error(f, 400, "Bad request", "Device tunnels use "
 		    "a WebSocket with subprotocol " RF_WT_SUBPROTO_SERVER ".",
 		    NULL, 0);

@@ -216,7 +216,6 @@ static const struct rf_channel_ops proxy_ops = {
 };
 
 static int	pump_request(struct proxy_conn *);
-static int	subprotocol_listed(const struct rf_http_head *, const char *);
 static int	client_tunnel(struct proxy_conn *);
 static int	client_pump(struct proxy_conn *);
 static int	client_done(struct proxy_conn *);
@@ -793,7 +792,8 @@ on_request(struct proxy_conn *pc)
 		return answer_session(pc);
 	if (strncmp(path, PROXY_PREFIX, sizeof(PROXY_PREFIX) - 1) == 0)
 		return page(pc, 404, "no such page of the reflector", NULL, 0);
-	if (subprotocol_listed(h, RF_WT_SUBPROTO_CLIENT))
+	if (rf_http_list_has(h, "sec-websocket-protocol",
+	    RF_WT_SUBPROTO_CLIENT))
 		return client_tunnel(pc);
 	if ((t = rf_tunnel_find(pc->device)) == NULL) {
 		if (pc->ch != NULL) {
@@ -1246,26 +1246,6 @@ static const struct rf_channel_ops client_ops = {
 	client_closed,
 	proxy_channel_writable,
 };
-
-/* Some Sec-WebSocket-Protocol field lists exactly proto. */
-static int
-subprotocol_listed(const struct rf_http_head *h, const char *proto)
-{
-	char	 v[512], *tok, *save;
-	int	 i = -1;
-
-	while ((i = rf_http_find(h, "sec-websocket-protocol",
-	    (size_t)(i + 1))) >= 0) {
-		if (rf_http_span_cstring(h, h->fields[i].value, v,
-		    sizeof(v)) != 0)
-			continue;
-		for (tok = strtok_r(v, ", \t", &save); tok != NULL;
-		    tok = strtok_r(NULL, ", \t", &save))
-			if (strcmp(tok, proto) == 0)
-				return 1;
-	}
-	return 0;
-}
 
 /* The value of the only field called name, as a C string; else -1. */
 static int

@@ -586,9 +586,27 @@ test_cookies_query(void)
 	    "reason phrases");
 }
 
+/* A token in a comma-separated field, over repeated fields. */
+static void
+test_list_has(void)
+{
+	is_int(parse(RF_HTTP_REQUEST, "GET / HTTP/1.1\r\nHost: h\r\n"
+	    "Sec-WebSocket-Protocol: chat, com.appinf.webtunnel.client/1.0\r\n"
+	    "Sec-WebSocket-Protocol: other\r\n\r\n", MAX), 0,
+	    "a head with a subprotocol list parses");
+	ok(rf_http_list_has(&H, "sec-websocket-protocol",
+	    "com.appinf.webtunnel.client/1.0"), "a token of the first field");
+	ok(rf_http_list_has(&H, "Sec-WebSocket-Protocol", "other"),
+	    "a token of a repeated field, name in any case");
+	ok(!rf_http_list_has(&H, "sec-websocket-protocol",
+	    "com.appinf.webtunnel.client"), "a prefix is not the token");
+	ok(!rf_http_list_has(&H, "connection", "chat"), "another field");
+}
+
 int
 main(void)
 {
+	test_list_has();
 	test_request_ok();
 	test_request_bad();
 	test_framing();
