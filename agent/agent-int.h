@@ -13,6 +13,7 @@
 #include <libwebsockets.h>
 
 #include "rfagent.h"
+#include "tlsraw.h"
 #include "wsclient.h"
 
 /*
@@ -28,7 +29,7 @@
 #define AGENT_TARGET_PROTO	"rf-agent-target"
 
 enum agent_chan_state {
-	CHAN_CONNECTING,	/* waiting for the target's connect */
+	CHAN_CONNECTING,	/* waiting for the target's connect (and TLS) */
 	CHAN_OPEN,		/* relaying */
 };
 
@@ -39,6 +40,7 @@ struct agent_chan {
 	uint16_t		 id;
 	uint16_t		 port;
 	struct lws		*wsi;		/* the target; NULL once gone */
+	struct rf_tlsraw	*tls;		/* TLS to the target, or NULL */
 	struct rf_wsc_q		 to_target;
 	struct rf_wsc_q		 to_tunnel;
 	int64_t			 deadline;	/* connect, in usec */
@@ -50,6 +52,7 @@ struct agent_chan {
 	unsigned int		 paused:1;	/* target reading stopped */
 	unsigned int		 over:1;	/* to_target above high water */
 	unsigned int		 in_connect:1;	/* inside lws connect */
+	unsigned int		 want_tls:1;	/* TLS once connected */
 	int			 fault;		/* set by a failed connect */
 };
 
@@ -88,6 +91,7 @@ struct rf_agent {
 	struct lws_context	*ctx;
 	struct lws_vhost	*vh_tunnel;
 	struct lws_vhost	*vh_target;
+	SSL_CTX			*target_tls;	/* made at the first TLS target */
 	struct agent_dev	**devs;
 	size_t			 ndevs;
 	lws_sorted_usec_list_t	 sul_tick;

@@ -127,6 +127,7 @@ conn_maybe_free(struct client_conn *c, int fatal)
 	lws_sul_cancel(&c->sul_out);
 	rf_wsc_q_clear(&c->to_ws);
 	rf_wsc_q_clear(&c->to_local);
+	rf_tlsraw_free(c->tls);
 	free(c->head);
 	if (cl->on_end != NULL)
 		cl->on_end(cl, c, c->failed, fatal);
@@ -575,6 +576,20 @@ tunnel_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 
 /* ------------------------------------------------------------ CONNECT -- */
 
+/* Sends n bytes on the CONNECT connection, through TLS if it has it. */
+static int
+connect_put(struct client_conn *c, struct lws *wsi, unsigned char *p,
+    size_t n)
+{
+	if (c->tls == NULL)
+		return lws_write(wsi, p, n, LWS_WRITE_RAW) < (int)n ? -1 : 0;
+	if (rf_tlsraw_write(c->tls, p, n) != 0) {
+		conn_fail(c, "%s", rf_tlsraw_error(c->tls));
+		return -1;
+	}
+	return rf_tlsraw_flush(c->tls, wsi);
+}
+
 static int
 connect_request(struct client_conn *c, struct lws *wsi)
 {
@@ -592,12 +607,9 @@ connect_request(struct client_conn *c, struct lws *wsi)
 		return -1;
 	}
 	c->request_sent = 1;
-	if (lws_write(wsi, buf + LWS_PRE, (size_t)n, LWS_WRITE_RAW) < n) {
-		explicit_bzero(buf, sizeof(buf));
-		return -1;
-	}
+	n = connect_put(c, wsi, buf + LWS_PRE, (size_t)n);
 	explicit_bzero(buf, sizeof(buf));
-	return 0;
+	return n;
 }
 
 /* The reflector's answer to CONNECT, as it arrives. */
@@ -672,6 +684,12 @@ connect_writeable(struct client_conn *c, struct lws *wsi)
 	unsigned char buf[LWS_PRE + LOCAL_IO_MAX];
 	size_t n;
 
+	if (c->tls != NULL) {
+		if (rf_tlsraw_flush(c->tls, wsi) != 0)
+			return -1;
+		if (!rf_tlsraw_ready(c->tls))
+			return 0;	/* the handshake is still going */
+	}
 	if (!c->request_sent)
 		return connect_request(c, wsi);
 	if (c->state != CONN_OPEN)
@@ -680,7 +698,7 @@ connect_writeable(struct client_conn *c, struct lws *wsi)
 		if ((n = rf_wsc_q_get(&c->to_ws, buf + LWS_PRE,
 		    sizeof(buf) - LWS_PRE)) == 0)
 			break;
-		if (lws_write(wsi, buf + LWS_PRE, n, LWS_WRITE_RAW) < (int)n)
+		if (connect_put(c, wsi, buf + LWS_PRE, n) != 0)
 			return -1;
 	}
 	if (c->lin_paused && !c->local_eof && c->lin != NULL &&
@@ -688,11 +706,75 @@ connect_writeable(struct client_conn *c, struct lws *wsi)
 		c->lin_paused = 0;
 		lws_rx_flow_control(c->lin, 1);
 	}
-	if (c->to_ws.bytes > 0)
+	if (c->to_ws.bytes > 0) {
 		lws_callback_on_writable(wsi);
-	else if (c->close_ws)
+		return 0;
+	}
+	if (!c->close_ws)
+		return 0;
+	/* The end: a close_notify first, and out before the close. */
+	return rf_tlsraw_finish(c->tls, wsi) == 0 ? 0 : -1;
+}
+
+/* Plain bytes from the reflector: its answer to CONNECT, then the stream. */
+static int
+connect_rx(struct client_conn *c, struct lws *wsi, const void *in, size_t len)
+{
+	if (c->state != CONN_CONNECTING)
+		return tunnel_rx(c, wsi, in, len);
+	if (connect_answer(c, in, len) != 0) {
+		c->failed = 1;
 		return -1;
+	}
+	if (c->to_ws.bytes > 0 || c->close_ws)
+		lws_callback_on_writable(wsi);
 	return 0;
+}
+
+/*
+ * Ciphertext from an https:// reflector: the handshake moves on (and the
+ * CONNECT goes out once it is done), or the plaintext goes to connect_rx.
+ */
+static int
+connect_tls_rx(struct client_conn *c, struct lws *wsi, const void *in,
+    size_t len)
+{
+	unsigned char buf[LOCAL_IO_MAX];
+	struct rf_wsc_failure f;
+	int was_ready = rf_tlsraw_ready(c->tls), n;
+
+	if (rf_tlsraw_feed(c->tls, in, len) != 0) {
+		memset(&f, 0, sizeof(f));
+		f.tls = 1;
+		snprintf(f.detail, sizeof(f.detail), "%s",
+		    rf_tlsraw_error(c->tls));
+		report_failure(c, &f);
+		return -1;
+	}
+	if (!was_ready && rf_tlsraw_ready(c->tls))
+		lws_callback_on_writable(wsi);
+	while ((n = rf_tlsraw_read(c->tls, buf, sizeof(buf))) > 0)
+		if (connect_rx(c, wsi, buf, (size_t)n) != 0)
+			return -1;
+	if (n == RF_ERR_TLS) {
+		conn_fail(c, "%s", rf_tlsraw_error(c->tls));
+		return -1;
+	}
+	if (n == RF_ERR_EOF)
+		return -1;	/* close_notify: the close does the rest */
+	return rf_tlsraw_flush(c->tls, wsi);
+}
+
+/* TLS of our own to an https:// reflector (tlsraw.h says why). */
+static int
+connect_tls_start(struct client_conn *c, struct lws *wsi)
+{
+	if ((c->tls = rf_tlsraw_new(c->cl->connect_tls, c->cl->portal_name,
+	    "http/1.1")) == NULL) {
+		conn_fail(c, "cannot start TLS");
+		return -1;
+	}
+	return rf_tlsraw_flush(c->tls, wsi);
 }
 
 static int
@@ -714,19 +796,14 @@ connect_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 		break;
 	case LWS_CALLBACK_RAW_CONNECTED:
 		c->ws = wsi;
+		if (c->cl->connect_tls != NULL)
+			return connect_tls_start(c, wsi);
 		lws_callback_on_writable(wsi);
 		break;
 	case LWS_CALLBACK_RAW_RX:
-		if (c->state == CONN_CONNECTING) {
-			if (connect_answer(c, in, len) != 0) {
-				c->failed = 1;
-				return -1;
-			}
-			if (c->to_ws.bytes > 0 || c->close_ws)
-				lws_callback_on_writable(wsi);
-			break;
-		}
-		return tunnel_rx(c, wsi, in, len);
+		if (c->tls != NULL)
+			return connect_tls_rx(c, wsi, in, len);
+		return connect_rx(c, wsi, in, len);
 	case LWS_CALLBACK_RAW_WRITEABLE:
 		return connect_writeable(c, wsi);
 	case LWS_CALLBACK_RAW_CLOSE:
@@ -770,15 +847,17 @@ tunnel_open(struct client_conn *c)
 	ci.vhost = cl->vh;
 	ci.address = cl->t.connect_host;
 	ci.port = cl->t.connect_port;
-	ci.ssl_connection = cl->t.tls ? LCCSCF_USE_SSL : 0;
 	ci.opaque_user_data = c;
 	if (cl->use_connect) {
-		/* The reflector's own host: CONNECT is not for device hosts. */
+		/*
+		 * The reflector's own host: CONNECT is not for device hosts.
+		 * Its TLS is ours (connect_tls_start), not lws's.
+		 */
 		ci.host = cl->t.portal;
 		ci.method = "RAW";
-		ci.alpn = "http/1.1";
 		ci.local_protocol_name = CLIENT_CONNECT_PROTO;
 	} else {
+		ci.ssl_connection = cl->t.tls ? LCCSCF_USE_SSL : 0;
 		ci.host = cl->t.host_header;
 		ci.origin = cl->t.host_header;
 		ci.path = "/";
@@ -874,6 +953,35 @@ tick(lws_sorted_usec_list_t *sul)
 	lws_sul_schedule(cl->ctx, 0, &cl->sul_tick, tick, LWS_US_PER_SEC);
 }
 
+/* The TLS context and the name to verify for CONNECT to https://. */
+static int
+connect_tls_setup(struct client *cl, const struct client_settings *s)
+{
+	const char *p = cl->t.portal, *end;
+	char why[300];
+	size_t n;
+
+	/* "host:port" or "[v6]:port" without the port and brackets. */
+	if (*p == '[') {
+		p++;
+		end = strchr(p, ']');
+	} else
+		end = strrchr(p, ':');
+	n = end != NULL ? (size_t)(end - p) : strlen(p);
+	if (n >= sizeof(cl->portal_name)) {
+		client_msg("the reflector's host name is too long");
+		return -1;
+	}
+	memcpy(cl->portal_name, p, n);
+	cl->portal_name[n] = '\0';
+	if ((cl->connect_tls = rf_tlsraw_ctx_new(1, s->ca_file, why,
+	    sizeof(why))) == NULL) {
+		client_msg("cannot set up TLS: %s", why);
+		return -1;
+	}
+	return 0;
+}
+
 int
 client_start(struct client *cl, const struct client_settings *s)
 {
@@ -908,6 +1016,8 @@ client_start(struct client *cl, const struct client_settings *s)
 	cl->vh = rf_wsc_vhost_new(cl->ctx, "reflector", client_protocols,
 	    s->ca_file, proxy);
 	explicit_bzero(proxy, sizeof(proxy));
+	if (cl->vh != NULL && cl->use_connect && cl->t.tls)
+		return connect_tls_setup(cl, s);
 	if (cl->vh == NULL) {
 		client_msg("cannot set up TLS%s%s", s->ca_file != NULL ?
 		    ": check the CA file " : "", s->ca_file != NULL ?
@@ -935,4 +1045,6 @@ client_stop(struct client *cl)
 	}
 	lws_context_destroy(cl->ctx);
 	cl->ctx = NULL;
+	SSL_CTX_free(cl->connect_tls);
+	cl->connect_tls = NULL;
 }

@@ -855,15 +855,11 @@ main(int argc, char **argv)
 		client_creds_clear(&cr);
 		goto out;
 	}
-	if (o.use_connect && cl.t.tls) {
-		/*
-		 * lws 4.1.6 starts TLS on a raw client connection before its
-		 * socket is connected ("tls start fail"): CONNECT over TLS
-		 * waits for a TLS layer of our own.
-		 */
-		client_msg("--connect works only with an http:// reflector for "
-		    "now (libwebsockets %s cannot open raw TLS connections); "
-		    "leave it out to use the WebSocket tunnel", LWS_LIBRARY_VERSION);
+	if (o.use_connect && s.proxy_url != NULL) {
+		/* lws 4.1.6 closes a raw connection once its proxy says 200. */
+		client_msg("--connect does not go through a -P or proxy.url "
+		    "proxy yet; leave out --connect: the WebSocket tunnel "
+		    "does");
 		client_creds_clear(&cr);
 		goto out;
 	}

@@ -14,6 +14,7 @@
 
 #include <libwebsockets.h>
 
+#include "tlsraw.h"
 #include "wsclient.h"
 
 #define CLIENT_PROTO		"com.appinf.webtunnel.client/1.0"
@@ -108,6 +109,7 @@ struct client_conn {
 	enum client_conn_state	 state;
 	unsigned int		 serial;
 	struct lws		*ws;		/* the tunnel (or CONNECT) */
+	struct rf_tlsraw	*tls;		/* CONNECT over TLS: ours */
 	struct lws		*lin;		/* local side we read */
 	struct lws		*lout;		/* local side we write */
 	int			 in_fd;
@@ -139,6 +141,8 @@ struct client {
 	int			 keepalive;
 	struct lws_context	*ctx;
 	struct lws_vhost	*vh;
+	SSL_CTX			*connect_tls;	/* CONNECT to https:// */
+	char			 portal_name[256]; /* t.portal, no port */
 	TAILQ_HEAD(, client_conn) conns;
 	unsigned int		 serial;
 	lws_sorted_usec_list_t	 sul_tick;

@@ -689,6 +689,7 @@ rf_agent_free(struct rf_agent *a)
 	free(a->devs);
 	if (a->ctx != NULL)
 		lws_context_destroy(a->ctx);
+	SSL_CTX_free(a->target_tls);
 	rf_agent_settings_clear(&a->s);
 	free(a);
 }

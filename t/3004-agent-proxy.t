@@ -14,7 +14,6 @@
 AGENT=$RF_BUILD/agent/reflector-agent
 CTL=$RF_BUILD/server/reflectorctl
 HTTPD=$RF_BUILD/t/helpers/device-httpd
-TINYPROXY=/usr/bin/tinyproxy
 for prog in "$AGENT" "$CTL" "$HTTPD"; do
 	[ -x "$prog" ] || skip_all "${prog#"$RF_BUILD"/} is not built"
 done
@@ -50,30 +49,6 @@ wait_for 5 grep -q listening "$TRASH/spawn.$((${#_tap_pids[@]} - 1)).log" ||
 	bail "device-httpd did not start"
 
 # --- two tinyproxies: open, and with BasicAuth --------------------------------
-# start_tinyproxy NAME [EXTRA_LINE]: tinyproxy in the foreground on a free
-# loopback port, allowed to CONNECT only to the reflector's port; its log
-# is $TRASH/NAME.log; sets TP_PORT.
-start_tinyproxy() {
-	local name=$1 extra=${2:-}
-	TP_PORT=$(free_port) || return 1
-	cat >"$name.conf" <<EOT
-Port $TP_PORT
-Listen 127.0.0.1
-Allow 127.0.0.1
-ConnectPort $HTTPS_PORT
-Timeout 30
-MaxClients 20
-LogLevel Info
-LogFile "$TRASH/$name.log"
-PidFile "$TRASH/$name.pid"
-$extra
-EOT
-	spawn "$TINYPROXY" -d -c "$TRASH/$name.conf"
-	wait_for 5 grep -q 'Starting main loop' "$TRASH/$name.log" && return 0
-	diag "tinyproxy $name did not start:"
-	diag "$(tail -n 5 "$TRASH/$name.log" "$TRASH/spawn.$((${#_tap_pids[@]} - 1)).log" 2>&1)"
-	return 1
-}
 start_tinyproxy open || bail "tinyproxy did not start"
 OPEN_PORT=$TP_PORT
 start_tinyproxy auth 'BasicAuth proxyuser proxy-pw' || bail "tinyproxy did not start"

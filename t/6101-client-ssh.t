@@ -174,6 +174,55 @@ is "$out" hello "ssh -o ProxyCommand='reflector-client -W %h:%p' runs 'echo hell
 ok "  ... ssh checked the device's host key under its name" \
     grep -Eq "^(\\[dev1\\.localhost\\]:$SSH_PORT|dev1\\.localhost) " known_hosts
 
+# The same through a CONNECT tunnel (--connect) over TLS to the reflector.
+out=$(timeout "$T" ssh "${SSH_OPTS[@]}" -o "ProxyCommand=$PROXY --connect" -p "$SSH_PORT" \
+    "$ME@dev1.localhost" echo hello-connect 2>ssh-K.err)
+is "$out" hello-connect "ssh -o ProxyCommand='reflector-client --connect -W %h:%p': CONNECT over TLS"
+ok "  ... the reflector saw a CONNECT" \
+    log_has 'CONNECT to dev1:[0-9]+ for "alice" from 127\.0\.0\.1:[0-9]+: established'
+# A CA that did not sign the reflector's certificate: a clear refusal.
+mkdir -p otherca
+"$RF_TOP/scripts/mkcert" otherca >/dev/null 2>&1 || bail "scripts/mkcert failed"
+out=$(timeout "$T" "$CLIENT" -c otherca/ca.pem -r "$R" --connect -W "dev1:$SSH_PORT" \
+    </dev/null 2>K-ca.err)
+rc=$?
+isnt "$rc" 0 "--connect with a CA that does not vouch for the reflector: non-zero exit"
+like "$(cat K-ca.err)" 'certificate of localhost:[0-9]+ is not trusted.*-c or ca_file' \
+    "  ... saying the certificate is not trusted"
+
+# --- -P: through an HTTP CONNECT proxy (tinyproxy) -------------------------------
+if [ -x "$TINYPROXY" ]; then
+	start_tinyproxy open || bail "tinyproxy did not start"
+	OPEN_PROXY=http://127.0.0.1:$TP_PORT
+	start_tinyproxy auth 'BasicAuth proxyuser proxy-pw' || bail "tinyproxy did not start"
+	AUTH_PROXY=http://127.0.0.1:$TP_PORT
+	out=$(timeout "$T" ssh "${SSH_OPTS[@]}" -o "ProxyCommand=$PROXY -P $OPEN_PROXY" \
+	    -p "$SSH_PORT" "$ME@dev1.localhost" echo hello-proxy 2>ssh-P.err)
+	is "$out" hello-proxy "ProxyCommand with -P: ssh through tinyproxy and the reflector"
+	ok "  ... tinyproxy carried it" grep -q "CONNECT localhost:$HTTPS_PORT" open.log
+	out=$(timeout "$T" "$CLIENT" "${RC_ARGS[@]}" --connect -P "$OPEN_PROXY" \
+	    -W "dev1:$SSH_PORT" </dev/null 2>PK.err)
+	rc=$?
+	isnt "$rc" 0 "  ... --connect with -P is refused (not supported yet)"
+	like "$(cat PK.err)" 'leave out --connect' "  ... saying what to do instead"
+	mkdir -p "$HOME/pc"
+	printf 'proxy:\n  url: %s\n  username: proxyuser\n  password: proxy-pw\n' \
+	    "$AUTH_PROXY" >"$HOME/pc/client.yml"
+	chmod 600 "$HOME/pc/client.yml"
+	out=$(timeout "$T" ssh "${SSH_OPTS[@]}" \
+	    -o "ProxyCommand=$PROXY -F $HOME/pc/client.yml" -p "$SSH_PORT" \
+	    "$ME@dev1.localhost" echo hello-auth-proxy 2>ssh-P2.err)
+	is "$out" hello-auth-proxy "  ... and through a proxy with BasicAuth, credentials from client.yml"
+	ok "  ... which tinyproxy let through" grep -q "CONNECT localhost:$HTTPS_PORT" auth.log
+	out=$(timeout "$T" "$CLIENT" "${RC_ARGS[@]}" -P "$AUTH_PROXY" -W "dev1:$SSH_PORT" \
+	    </dev/null 2>P-noauth.err)
+	rc=$?
+	isnt "$rc" 0 "-P to a proxy that wants credentials, without them: non-zero exit"
+	like "$(cat P-noauth.err)" 'proxy' "  ... naming the proxy: $(head -n 1 P-noauth.err)"
+else
+	skip "$TINYPROXY is missing (Debian package tinyproxy): -P is not tested" 8
+fi
+
 # --- the ssh wrapper --------------------------------------------------------------
 out=$(timeout "$T" "$CLIENT" "${RC_ARGS[@]}" -R "$SSH_PORT" ssh "$ME@dev1" \
     "${SSH_OPTS[@]}" echo hello-wrapper 2>wrapper.err)

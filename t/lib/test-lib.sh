@@ -469,6 +469,36 @@ log_has() {
 	grep -Eq -- "$1" "$TRASH/reflectord.log" 2>/dev/null
 }
 
+# ------------------------------------------------------------ tinyproxy ----
+
+TINYPROXY=/usr/bin/tinyproxy
+
+# start_tinyproxy NAME [EXTRA_LINE]: tinyproxy (the Debian package) in the
+# foreground on a free loopback port, allowed to CONNECT only to the
+# reflector's port; its log is $TRASH/NAME.log; sets TP_PORT.  EXTRA_LINE
+# is one more line of its configuration, e.g. "BasicAuth user password".
+start_tinyproxy() {
+	local name=$1 extra=${2:-}
+	TP_PORT=$(free_port) || return 1
+	cat >"$name.conf" <<EOT
+Port $TP_PORT
+Listen 127.0.0.1
+Allow 127.0.0.1
+ConnectPort $HTTPS_PORT
+Timeout 30
+MaxClients 20
+LogLevel Info
+LogFile "$TRASH/$name.log"
+PidFile "$TRASH/$name.pid"
+$extra
+EOT
+	spawn "$TINYPROXY" -d -c "$TRASH/$name.conf"
+	wait_for 5 grep -q 'Starting main loop' "$TRASH/$name.log" && return 0
+	diag "tinyproxy $name did not start:"
+	diag "$(tail -n 5 "$TRASH/$name.log" "$TRASH/spawn.$((${#_tap_pids[@]} - 1)).log" 2>&1)"
+	return 1
+}
+
 # ------------------------------------------- keep-alive connections ----
 #
 # A named HTTPS connection that stays open between requests, for tests of

@@ -1,0 +1,76 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * TLS client sessions carried over lws raw sockets, for the legs lws 4.1.6
+ * cannot do itself: it starts TLS on a raw client connection before the
+ * TCP connect has finished and fails it ("cannot connect ... SOCKET").
+ * The connection stays plain for lws; OpenSSL runs over two memory BIOs:
+ * ciphertext that lws read goes in with rf_tlsraw_feed, plaintext comes
+ * out of rf_tlsraw_read; plaintext goes in with rf_tlsraw_write and the
+ * ciphertext goes out with rf_tlsraw_flush from the WRITEABLE callback.
+ * Used by the agent for TLS to a device's own web server (https_target)
+ * and by reflector-client for --connect to an https:// reflector.
+ * Part of librfagent; not installed.
+ */
+#ifndef RF_TLSRAW_H
+#define RF_TLSRAW_H
+
+#include <stddef.h>
+
+#include <libwebsockets.h>
+#include <openssl/ssl.h>
+
+struct rf_tlsraw;
+
+/*
+ * A client SSL_CTX.  verify: the server's chain is checked against ca_file
+ * (NULL: the system's certificate authorities) and rf_tlsraw_new checks the
+ * host name; without verify anything is accepted (a device's own web
+ * server, whose certificate is self-signed as a rule).  NULL on failure,
+ * with a sentence in why.
+ */
+SSL_CTX	*rf_tlsraw_ctx_new(int verify, const char *ca_file, char *why,
+	    size_t whylen);
+
+/*
+ * A session that starts its handshake at once: the ClientHello is waiting
+ * for rf_tlsraw_flush when this returns.  host goes out as SNI (unless it
+ * is an address) and is the name checked when the context verifies; alpn
+ * (may be NULL) is a single protocol name such as "http/1.1".  NULL when
+ * out of memory or OpenSSL fails.
+ */
+struct rf_tlsraw *rf_tlsraw_new(SSL_CTX *, const char *host,
+	    const char *alpn);
+void	rf_tlsraw_free(struct rf_tlsraw *);
+
+/* Ciphertext from the socket; it moves the handshake on.  0 or RF_ERR_TLS. */
+int	rf_tlsraw_feed(struct rf_tlsraw *, const void *p, size_t len);
+/* 1 once the handshake is done and data may be written. */
+int	rf_tlsraw_ready(const struct rf_tlsraw *);
+/*
+ * Decrypted bytes into buf: how many (> 0), RF_ERR_AGAIN when none are
+ * complete yet, RF_ERR_EOF after the peer's close_notify, RF_ERR_TLS.
+ */
+int	rf_tlsraw_read(struct rf_tlsraw *, void *buf, size_t len);
+/* Encrypts all of p (only once ready).  0 or RF_ERR_TLS. */
+int	rf_tlsraw_write(struct rf_tlsraw *, const void *p, size_t len);
+/* Queues a close_notify: no more writes. */
+void	rf_tlsraw_close(struct rf_tlsraw *);
+/* Ciphertext not yet handed to the socket, in bytes. */
+size_t	rf_tlsraw_pending(const struct rf_tlsraw *);
+/*
+ * Writes pending ciphertext to wsi (a raw connection) while the socket
+ * takes it, and asks for another WRITEABLE callback if some is left.
+ * 0, or -1 when lws fails the write.
+ */
+int	rf_tlsraw_flush(struct rf_tlsraw *, struct lws *wsi);
+/*
+ * The end of the sending side: a close_notify (when t is not NULL) and
+ * everything TLS or lws still holds on its way.  1 when all is out and the
+ * socket may be shut down or closed; 0 when more is to go (a WRITEABLE
+ * callback is asked for); -1 when lws fails the write.
+ */
+int	rf_tlsraw_finish(struct rf_tlsraw *t, struct lws *wsi);
+/* Why the last call failed: a sentence (certificate, handshake, alert). */
+const char *rf_tlsraw_error(const struct rf_tlsraw *);
+
+#endif
