@@ -184,6 +184,15 @@ all:: $(HELPERS)
 $(HELPERS): %: %.o
 	$(QUIET_LINK)$(CC) $(ALL_LDFLAGS) -o $@ $< $(SSL_LIBS)
 
+# scripts/bench's load generator: thousands of device tunnels, parsing
+# what the reflector sends with the library's own HTTP and WebSocket code.
+LOADGEN := t/helpers/loadgen
+OBJS += $(LOADGEN).o
+all:: $(LOADGEN)
+$(LOADGEN).o: ALL_CPPFLAGS += -Icommon
+$(LOADGEN): $(LOADGEN).o $(LIB)
+	$(QUIET_LINK)$(CC) $(ALL_LDFLAGS) -o $@ $< $(LIB) $(SSL_LIBS)
+
 agent/reflector-agent: $(AGENT_OBJS) $(AGENT_LIB) $(LIB)
 	$(QUIET_LINK)$(CC) $(ALL_LDFLAGS) -o $@ $(AGENT_OBJS) $(AGENT_LIB) $(LIB) $(ALL_LIBS)
 
@@ -288,7 +297,7 @@ uninstall:
 
 clean:
 	rm -f common/*.[oad] server/*.[od] agent/*.[oad] t/unit/*.[od] t/fuzz/*.[od]
-	rm -f t/helpers/*.[od] $(HELPERS)
+	rm -f t/helpers/*.[od] $(HELPERS) $(LOADGEN)
 	rm -f $(PROGRAMS) $(USER_PROGRAMS) $(UNIT_PROGS) $(FUZZ_REPLAY) $(FUZZ_PROGS) $(BUILD_FLAGS)
 	rm -rf $(FUZZ_OBJDIR) t/trash.*
 

@@ -71,6 +71,7 @@ struct rf_conf {
 	char			*log_file;
 	int			 log_facility;	/* LOG_DAEMON ... */
 	int			 max_connections; /* per worker */
+	int			 max_handshakes; /* per worker, at once */
 	int			 handshake_timeout; /* seconds */
 	int			 keepalive_timeout; /* seconds */
 	int			 drain_timeout;	/* seconds, graceful stop */

@@ -32,6 +32,12 @@
  * one end of a socketpair instead, as RF_MSG_CONNECT on the same inbox;
  * front.c makes, sends and adopts it (its design comment has the races).
  *
+ * Held connections.  Where a TLS connection is for the portal host (no
+ * device in its SNI: device tunnels, and browsers of the portal) and the
+ * worker already runs limits.max_handshakes handshakes, it is held here,
+ * routed but not adopted, in a FIFO, until worker.c says a handshake ended.
+ * Its handshake_timeout runs from the accept, held or not.
+ *
  * Slow peers.  A connection that sends nothing routable within
  * handshake_timeout is closed.  TLS peeks set SO_RCVLOWAT to the bytes the
  * ClientHello record still needs, and the epoll registration is
@@ -75,6 +81,7 @@ struct rf_handoff {
 enum pend_state {
 	PEND_FREE = 0,
 	PEND_PEEKING,
+	PEND_HELD,		/* routed here, waiting for the handshake cap */
 };
 
 struct pending {
@@ -84,6 +91,8 @@ struct pending {
 	unsigned long long	 deadline_ms;
 	char			 peer[64];
 	int			 next_free;
+	int			 held_prev;	/* the FIFO of PEND_HELD, -1: end */
+	int			 held_next;
 };
 
 static struct {
@@ -92,6 +101,9 @@ static struct {
 	int				 npend;		/* allocated */
 	int				 nlive;		/* peeking now */
 	int				 free_head;	/* -1: none */
+	int				 held_head;	/* oldest held, -1: none */
+	int				 held_tail;
+	int				 nheld;
 	struct rf_chan			 inbox;		/* our read end */
 	unsigned char			*peekbuf;
 	size_t				 peekbuf_len;
@@ -123,12 +135,31 @@ pend_alloc(void)
 	return i;
 }
 
+static void
+held_unlink(int i)
+{
+	struct pending *p = &R.pend[i];
+
+	if (p->held_prev != -1)
+		R.pend[p->held_prev].held_next = p->held_next;
+	else
+		R.held_head = p->held_next;
+	if (p->held_next != -1)
+		R.pend[p->held_next].held_prev = p->held_prev;
+	else
+		R.held_tail = p->held_prev;
+	p->held_prev = p->held_next = -1;
+	R.nheld--;
+}
+
 /* Forgets a pending connection; the caller has taken or closed its fd. */
 static void
 pend_release(int i)
 {
 	struct pending *p = &R.pend[i];
 
+	if (p->state == PEND_HELD)
+		held_unlink(i);
 	if (p->fd != -1)
 		rf_worker_watch(p->fd, 0, 0, 0);
 	p->state = PEND_FREE;
@@ -188,6 +219,48 @@ owner_of(const char *device)
 	return (int)rec.slot;
 }
 
+/* Queues a connection for the portal host behind the handshake cap. */
+static void
+hold(int i)
+{
+	struct pending *p = &R.pend[i];
+
+	p->state = PEND_HELD;
+	p->held_next = -1;
+	p->held_prev = R.held_tail;
+	if (R.held_tail != -1)
+		R.pend[R.held_tail].held_next = i;
+	else
+		R.held_head = i;
+	R.held_tail = i;
+	R.nheld++;
+	debug3("%s: held for the handshake cap (%d held)", p->peer, R.nheld);
+}
+
+int
+rf_route_held(void)
+{
+	return R.nheld;
+}
+
+void
+rf_route_release_held(void)
+{
+	struct pending *p;
+	int i, fd;
+
+	while (R.held_head != -1 && rf_worker_handshake_room()) {
+		i = R.held_head;
+		p = &R.pend[i];
+		held_unlink(i);
+		fd = p->fd;
+		p->fd = -1;
+		p->state = PEND_PEEKING;	/* pend_release: not held */
+		rf_worker_adopt(fd, p->listener, p->peer, "");
+		pend_release(i);
+	}
+}
+
 /* Routing is decided: hand the connection over, or adopt it here. */
 static void
 route_to(int i, const char *host)
@@ -202,13 +275,19 @@ route_to(int i, const char *host)
 	    sizeof(device)))
 		slot = owner_of(device);
 	rf_worker_watch(fd, 0, 0, 0);
-	p->fd = -1;
 	if (slot >= 0 && slot != R.args->slot && hand_off(p, fd, device,
 	    (uint32_t)slot) == 0) {
+		p->fd = -1;
 		close(fd);
 		pend_release(i);
 		return;
 	}
+	if (R.args->listeners[p->listener].tls && device[0] == '\0' &&
+	    !rf_worker_handshake_room()) {
+		hold(i);
+		return;
+	}
+	p->fd = -1;
 	rf_worker_adopt(fd, p->listener, p->peer, device);
 	pend_release(i);
 }
@@ -320,9 +399,11 @@ rf_route_expire(void)
 	int i;
 
 	for (i = 0; i < R.npend; i++)
-		if (R.pend[i].state == PEND_PEEKING &&
+		if (R.pend[i].state != PEND_FREE &&
 		    R.pend[i].deadline_ms <= now)
-			close_pending(i, "no request within handshake_timeout");
+			close_pending(i, R.pend[i].state == PEND_HELD ?
+			    "held past handshake_timeout" :
+			    "no request within handshake_timeout");
 }
 
 /* A graceful stop: connections not yet routed are dropped. */
@@ -332,7 +413,7 @@ rf_route_drop_pending(void)
 	int i;
 
 	for (i = 0; i < R.npend; i++)
-		if (R.pend[i].state == PEND_PEEKING)
+		if (R.pend[i].state != PEND_FREE)
 			close_pending(i, "stopping");
 }
 
@@ -415,6 +496,7 @@ rf_route_init(const struct rf_worker_args *args)
 	memset(&R, 0, sizeof(R));
 	R.args = args;
 	R.free_head = -1;
+	R.held_head = R.held_tail = -1;
 	R.peekbuf_len = RF_PEEK_TLS_MAX > (size_t)args->header_max ?
 	    RF_PEEK_TLS_MAX : (size_t)args->header_max;
 	if ((R.peekbuf = malloc(R.peekbuf_len)) == NULL)

@@ -28,6 +28,10 @@ void	rf_route_inbox_event(void);
 void	rf_route_expire(void);
 void	rf_route_drop_pending(void);
 int	rf_route_pending(void);
+/* TLS connections held back by limits.max_handshakes (worker.c). */
+int	rf_route_held(void);
+/* Adopts held connections, oldest first, while the cap has room. */
+void	rf_route_release_held(void);
 void	rf_route_counters(unsigned long *out, unsigned long *in);
 
 #endif

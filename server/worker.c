@@ -24,6 +24,18 @@
  * what a graceful stop needs: idle connections are closed at once, those
  * with a request in flight finish it and then close.
  *
+ * Handshakes.  A TLS handshake costs a millisecond of CPU; a reconnect
+ * storm brings thousands at once, and started all together they starve
+ * each other (and every browser) until their handshake_timeout runs out.
+ * So at most limits.max_handshakes connections adopted for the portal
+ * host, where devices connect, are between adoption and the end of their
+ * handshake; route.c holds the others, accepted and untouched, in arrival
+ * order.  The end of a handshake is seen by our own info callback on the
+ * vhost's SSL_CTX (SSL_CB_HANDSHAKE_DONE), which finds the connection by
+ * its descriptor; a connection that dies in its handshake gives its place
+ * back in WSI_DESTROY.  Device hosts (browsers, client tools, hand-offs)
+ * are never held: they are few, and they are what the cap protects.
+ *
  * Stop.  SIGTERM: leave the loop at once, closing every connection.  STOP
  * from the master, or EOF on the channel (the master is gone): stop
  * accepting, drain as above, exit when no connection is left or
@@ -81,6 +93,9 @@ static struct {
 	struct rf_chan			 chan;
 	struct rf_conn_list		 conns;
 	int				 nconns;
+	int				 handshaking;	/* counted in the cap */
+	struct rf_conn			**byfd;		/* handshaking, by fd */
+	int				 nbyfd;
 	struct rf_conn			*adopting;
 	int				 accept_paused;
 	int				 listeners_open;
@@ -93,6 +108,7 @@ static struct {
 	lws_sorted_usec_list_t		 sul_drain;
 	lws_sorted_usec_list_t		 sul_resume;
 	lws_sorted_usec_list_t		 sul_tick;
+	lws_sorted_usec_list_t		 sul_held;
 } W;
 
 static uint64_t
@@ -198,6 +214,74 @@ rf_worker_registry(void)
 	return W.registry;
 }
 
+static void
+release_held(lws_sorted_usec_list_t *sul)
+{
+	(void)sul;
+	rf_route_release_held();
+}
+
+int
+rf_worker_handshake_room(void)
+{
+	return W.handshaking < W.conf->max_handshakes;
+}
+
+/* Ends c's place in the handshake cap; route.c may start a held one. */
+static void
+handshake_over(struct rf_conn *c)
+{
+	if (!c->handshaking)
+		return;
+	c->handshaking = 0;
+	W.handshaking--;
+	if (c->fd >= 0 && c->fd < W.nbyfd && W.byfd[c->fd] == c)
+		W.byfd[c->fd] = NULL;
+	/*
+	 * Not from here: this runs inside OpenSSL's callback or lws's
+	 * destruction of a wsi, no place to adopt another one.
+	 */
+	if (rf_route_held() > 0 && !W.stop && !W.draining)
+		lws_sul_schedule(W.ctx, 0, &W.sul_held, release_held, 1);
+}
+
+/* Counts c in the cap until its handshake ends (or it dies). */
+static void
+handshake_begin(struct rf_conn *c, int fd)
+{
+	struct rf_conn **nb;
+	int n;
+
+	if (fd >= W.nbyfd) {
+		n = W.nbyfd == 0 ? 1024 : W.nbyfd;
+		while (n <= fd)
+			n *= 2;
+		if ((nb = realloc(W.byfd, (size_t)n * sizeof(*nb))) == NULL)
+			return;		/* not counted: the cap is best effort */
+		memset(nb + W.nbyfd, 0, (size_t)(n - W.nbyfd) * sizeof(*nb));
+		W.byfd = nb;
+		W.nbyfd = n;
+	}
+	W.byfd[fd] = c;
+	c->fd = fd;
+	c->handshaking = 1;
+	W.handshaking++;
+}
+
+/* OpenSSL's info callback on our SSL_CTX: a server handshake ended. */
+static void
+ssl_info(const SSL *ssl, int where, int ret)
+{
+	int fd;
+
+	(void)ret;
+	if (!(where & SSL_CB_HANDSHAKE_DONE))
+		return;
+	fd = SSL_get_fd(ssl);
+	if (fd >= 0 && fd < W.nbyfd && W.byfd[fd] != NULL)
+		handshake_over(W.byfd[fd]);
+}
+
 /*
  * Hands a routed socket to lws.  The rf_conn goes on the list first: if
  * lws fails after it created the wsi, WSI_DESTROY frees the rf_conn; if it
@@ -219,10 +303,13 @@ rf_worker_adopt(int fd, uint32_t listener, const char *peer,
 	}
 	c->state = RF_CONN_NEW;
 	c->tls = l->tls;
+	c->fd = -1;
 	snprintf(c->peer, sizeof(c->peer), "%s", peer);
 	snprintf(c->device, sizeof(c->device), "%s", device);
 	LIST_INSERT_HEAD(&W.conns, c, entry);
 	W.nconns++;
+	if (l->tls && device[0] == '\0')
+		handshake_begin(c, fd);
 	memset(&ad, 0, sizeof(ad));
 	/*
 	 * Raw sockets with lws doing TLS: our own HTTP/1.1 is spoken above
@@ -239,6 +326,7 @@ rf_worker_adopt(int fd, uint32_t listener, const char *peer,
 	if (wsi == NULL) {
 		error("cannot adopt a connection on %s", l->address);
 		if (W.adopting != NULL) {
+			handshake_over(c);
 			LIST_REMOVE(c, entry);
 			W.nconns--;
 			free(c);
@@ -266,6 +354,7 @@ rf_worker_adopt_plain(int fd, const char *peer, const char *device)
 		return NULL;
 	}
 	c->state = RF_CONN_NEW;
+	c->fd = -1;
 	snprintf(c->peer, sizeof(c->peer), "%s", peer);
 	snprintf(c->device, sizeof(c->device), "%s", device);
 	LIST_INSERT_HEAD(&W.conns, c, entry);
@@ -372,6 +461,7 @@ rf_worker_conn_gone(struct rf_conn *c)
 {
 	if (c == W.adopting)
 		W.adopting = NULL;
+	handshake_over(c);
 	LIST_REMOVE(c, entry);
 	W.nconns--;
 	free(c);
@@ -604,6 +694,7 @@ vhost_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 			return 1;
 		}
 		rf_tls_pair_free(&pair);
+		SSL_CTX_set_info_callback(W.ssl_ctx, ssl_info);
 		return 0;
 	case LWS_CALLBACK_WSI_DESTROY:
 		if ((c = lws_get_opaque_user_data(wsi)) != NULL) {
@@ -783,6 +874,7 @@ rf_worker_main(const struct rf_worker_args *args, struct rf_conf *conf)
 	rf_db_close(W.registry);
 	rf_chan_close(&W.chan);
 	rf_conf_free(W.conf);
+	free(W.byfd);
 	verbose("exiting");
 	exit(0);
 }

@@ -30,6 +30,8 @@ struct rf_conn {
 	enum rf_conn_state	 state;
 	int			 tls;
 	unsigned int		 requests;	/* answered so far */
+	int			 fd;
+	int			 handshaking;	/* counted in the cap */
 	char			 peer[64];	/* "addr:port" */
 	char			 device[64];	/* routed to this device, or "" */
 };
@@ -55,6 +57,12 @@ struct rf_db *rf_worker_routing(void);
 struct rf_db *rf_worker_registry(void);
 /* Watches fd in the worker's epoll (events 0: stop watching it). */
 int	rf_worker_watch(int fd, uint32_t events, int kind, uint32_t index);
+/*
+ * 1 when a TLS connection for the portal host may start its handshake
+ * now: fewer than limits.max_handshakes are running (route.c queues the
+ * others).
+ */
+int	rf_worker_handshake_room(void);
 /* Hands a routed socket to lws; takes fd in every case. */
 void	rf_worker_adopt(int fd, uint32_t listener, const char *peer,
 	    const char *device);
