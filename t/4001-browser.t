@@ -29,11 +29,7 @@ make_certs "$TRASH/tls" dev1.localhost dev2.localhost nosuch.localhost \
 PASSWORD='correct horse'
 hash=$(printf '%s\n' "$PASSWORD" | "$CTL" hash-password) ||
 	bail "reflectorctl hash-password failed"
-"$CTL" new-device-secret dev1 default >secret.out ||
-	bail "reflectorctl new-device-secret failed"
-DEV_SECRET=$(sed -n 's/^#   secret: //p' secret.out)
-DEV_HASH=$(sed -n 's/^ *secret: "\(.*\)"$/\1/p' secret.out)
-[ -n "$DEV_SECRET" ] && [ -n "$DEV_HASH" ] || bail "no device secret in: $(cat secret.out)"
+device_secret dev1 || bail "reflectorctl new-device-secret failed"
 cat >extra.yml <<EOT
 devices:
   - id: dev1

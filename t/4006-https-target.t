@@ -23,11 +23,7 @@ make_certs "$TRASH/tls" tls1.localhost tls2.localhost >/dev/null 2>&1 ||
 PASSWORD='correct horse'
 hash=$(printf '%s\n' "$PASSWORD" | "$CTL" hash-password) ||
 	bail "reflectorctl hash-password failed"
-"$CTL" new-device-secret tls1 default >secret.out ||
-	bail "reflectorctl new-device-secret failed"
-DEV_SECRET=$(sed -n 's/^#   secret: //p' secret.out)
-DEV_HASH=$(sed -n 's/^ *secret: "\(.*\)"$/\1/p' secret.out)
-[ -n "$DEV_SECRET" ] && [ -n "$DEV_HASH" ] || bail "no device secret"
+device_secret tls1 || bail "reflectorctl new-device-secret failed"
 cat >extra.yml <<EOT
 devices:
   - id: tls1

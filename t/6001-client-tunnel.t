@@ -25,14 +25,10 @@ make_certs "$TRASH/tls" dev1.localhost dev2.localhost devoff.localhost \
 PASSWORD='correct horse'
 hash=$(printf '%s\n' "$PASSWORD" | "$CTL" hash-password) ||
 	bail "reflectorctl hash-password failed"
-secret_of() { # ID: sets SECRET and HASH
-	"$CTL" new-device-secret "$1" default >"secret.$1" ||
-		bail "reflectorctl new-device-secret failed"
-	SECRET=$(sed -n 's/^#   secret: //p' "secret.$1")
-	HASH=$(sed -n 's/^ *secret: "\(.*\)"$/\1/p' "secret.$1")
-}
-secret_of dev1; S1=$SECRET; H1=$HASH
-secret_of dev2; S2=$SECRET; H2=$HASH
+device_secret dev1 || bail "reflectorctl new-device-secret failed"
+S1=$DEV_SECRET H1=$DEV_HASH
+device_secret dev2 || bail "reflectorctl new-device-secret failed"
+S2=$DEV_SECRET H2=$DEV_HASH
 EPORT=$(free_port) || bail "no free port"
 NOPORT=$(free_port) || bail "no free port"
 cat >extra.yml <<EOT

@@ -23,10 +23,8 @@ make_certs "$TRASH/tls" >/dev/null 2>&1 || bail "scripts/mkcert failed"
 PASSWORD='correct horse'
 hash=$(printf '%s\n' "$PASSWORD" | "$CTL" hash-password) ||
 	bail "reflectorctl hash-password failed"
-"$CTL" new-device-secret dev1 default >secret.out ||
-	bail "reflectorctl new-device-secret failed"
-SECRET=$(sed -n 's/^#   secret: //p' secret.out)
-HASH=$(sed -n 's/^ *secret: "\(.*\)"$/\1/p' secret.out)
+device_secret dev1 || bail "reflectorctl new-device-secret failed"
+SECRET=$DEV_SECRET HASH=$DEV_HASH
 EPORT=$(free_port) || bail "no free port"
 NOPORT=$(free_port) || bail "no free port"
 cat >extra.yml <<EOT

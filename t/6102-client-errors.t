@@ -31,10 +31,7 @@ make_certs "$TRASH/other" >/dev/null 2>&1 || bail "scripts/mkcert failed"
 PASSWORD='correct horse'
 hash=$(printf '%s\n' "$PASSWORD" | "$CTL" hash-password) ||
 	bail "reflectorctl hash-password failed"
-"$CTL" new-device-secret dev1 default >secret.out ||
-	bail "reflectorctl new-device-secret failed"
-DEV_SECRET=$(sed -n 's/^#   secret: //p' secret.out)
-DEV_HASH=$(sed -n 's/^ *secret: "\(.*\)"$/\1/p' secret.out)
+device_secret dev1 || bail "reflectorctl new-device-secret failed"
 HPORT=$(free_port) && NOPORT=$(free_port) && DEAD=$(free_port) ||
 	bail "no free port"
 cat >extra.yml <<EOT

@@ -469,6 +469,17 @@ log_has() {
 	grep -Eq -- "$1" "$TRASH/reflectord.log" 2>/dev/null
 }
 
+# device_secret ID [GROUP]: a fresh generated secret for device ID from
+# reflectorctl new-device-secret: sets DEV_SECRET (what the agent sends)
+# and DEV_HASH (what reflector.yml keeps); its output is in secret.ID.
+device_secret() {
+	"$RF_BUILD/server/reflectorctl" new-device-secret "$1" "${2:-default}" \
+	    >"$TRASH/secret.$1" || return 1
+	DEV_SECRET=$(sed -n 's/^#   secret: //p' "$TRASH/secret.$1")
+	DEV_HASH=$(sed -n 's/^ *secret: "\(.*\)"$/\1/p' "$TRASH/secret.$1")
+	[ -n "$DEV_SECRET" ] && [ -n "$DEV_HASH" ]
+}
+
 # ------------------------------------------------------------ tinyproxy ----
 
 TINYPROXY=/usr/bin/tinyproxy
