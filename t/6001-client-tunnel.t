@@ -77,7 +77,7 @@ wtc() { # ARGS...: the scripted client
 	timeout $((60 * MULT)) python3 "$RF_TOP/t/lib/wt-client.py" "$@"
 }
 line() { sed -n "s/^$1 //p" | head -n 1; }
-A=(--user alice --password "$PASSWORD")
+A=(--user alice --password="$PASSWORD")
 
 # --- bytes both ways ------------------------------------------------------
 out=$(wtc "${A[@]}" "$HTTPS_PORT" tls/ca.pem dev1.localhost "$EPORT" echo)
@@ -134,7 +134,7 @@ EXPIRES=$(sed -n 's/.*"expires": *\([0-9]*\).*/\1/p' token.json)
 like "$TOKEN" '^[A-Za-z0-9_-]{43}$' "  ... with a token"
 ok "  ... that expires in 12 hours ($EXPIRES)" \
     test $((EXPIRES - now)) -ge 43190 -a $((EXPIRES - now)) -le 43210
-out=$(wtc --token "$TOKEN" --bytes 65536 "$HTTPS_PORT" tls/ca.pem \
+out=$(wtc --token="$TOKEN" --bytes 65536 "$HTTPS_PORT" tls/ca.pem \
     dev1.localhost "$EPORT" echo)
 like "$out" '^status HTTP/1.1 101' "Bearer with that token: 101"
 is "$(line received <<<"$out")" "$(line sent <<<"$out")" "  ... and the bytes come back"
@@ -143,7 +143,7 @@ code=$(c -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $TOKEN" \
 isnt "$code" 200 "the token is no credential for browser pages ($code)"
 
 # --- grants and policy ----------------------------------------------------
-B=(--user bob --password "$PASSWORD")
+B=(--user bob --password="$PASSWORD")
 out=$(wtc "${B[@]}" "$HTTPS_PORT" tls/ca.pem dev2.localhost "$EPORT" handshake)
 like "$out" '^status HTTP/1.1 403' "a device not granted to the user: 403"
 out=$(wtc "${B[@]}" "$HTTPS_PORT" tls/ca.pem dev1.localhost "$EPORT" handshake)

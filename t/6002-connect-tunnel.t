@@ -67,7 +67,7 @@ cx() { # ARGS...: a CONNECT through the scripted client
 	    "$@"
 }
 line() { sed -n "s/^$1 //p" | head -n 1; }
-A=(--user alice --password "$PASSWORD")
+A=(--user alice --password="$PASSWORD")
 
 out=$(cx "${A[@]}" "$HTTPS_PORT" tls/ca.pem dev1.localhost "$EPORT" echo)
 like "$out" '^status HTTP/1.1 200 Connection established' \
@@ -80,7 +80,7 @@ curl -sS --max-time 20 --cacert "$TRASH/tls/ca.pem" -o token.json \
     --data-urlencode username=alice --data-urlencode "password=$PASSWORD" \
     --data-urlencode application=test "$P/my-devices/api/token"
 TOKEN=$(sed -n 's/.*"token": *"\([^"]*\)".*/\1/p' token.json)
-out=$(cx --token "$TOKEN" --bytes 100000 "$HTTPS_PORT" tls/ca.pem \
+out=$(cx --token="$TOKEN" --bytes 100000 "$HTTPS_PORT" tls/ca.pem \
     dev1.localhost "$EPORT" echo)
 like "$out" '^status HTTP/1.1 200' "CONNECT with a Bearer token: 200"
 is "$(line received <<<"$out")" "$(line sent <<<"$out")" "  ... and the bytes come back"
@@ -92,10 +92,10 @@ like "$out" '^header proxy-authenticate Basic realm="reflector"' \
 out=$(cx --user alice --password wrong "$HTTPS_PORT" tls/ca.pem \
     dev1.localhost "$EPORT" handshake)
 like "$out" '^status HTTP/1.1 407' "a wrong password: 407"
-out=$(cx --user carol --password "$PASSWORD" "$HTTPS_PORT" tls/ca.pem \
+out=$(cx --user carol --password="$PASSWORD" "$HTTPS_PORT" tls/ca.pem \
     dev1.localhost "$EPORT" handshake)
 like "$out" '^status HTTP/1.1 403' "a device not granted: 403"
-out=$(cx --user bob --password "$PASSWORD" "$HTTPS_PORT" tls/ca.pem \
+out=$(cx --user bob --password="$PASSWORD" "$HTTPS_PORT" tls/ca.pem \
     dev1.localhost "$EPORT" handshake)
 like "$out" '^status HTTP/1.1 403' "a port not in the user's ports: 403"
 out=$(cx "${A[@]}" "$HTTPS_PORT" tls/ca.pem dev1.localhost 8080 handshake)
