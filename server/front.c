@@ -118,7 +118,7 @@ struct rf_front {
 	struct rf_conn		*conn;
 	enum front_state	 state;
 	struct rf_buf		 in;
-	struct rf_http_head	 head;
+	struct rf_http_head	*head;		/* HEAD and CLOSING only */
 	STAILQ_HEAD(, rf_out)	 outq;
 	struct rf_tunnel	*t;
 	struct rf_ws_asm	 wsasm;		/* fragmented WS messages */
@@ -163,6 +163,35 @@ queue_out(struct rf_front *f, const void *p, size_t len)
 	return 0;
 }
 
+/*
+ * The request head: 1.7 KiB of field table, allocated while the connection
+ * reads heads and freed once it is a tunnel or a byte stream, so that an
+ * idle device tunnel does not carry it (the 20,000-device goal).
+ */
+static int
+head_alloc(struct rf_front *f)
+{
+	if (f->head == NULL && (f->head = malloc(sizeof(*f->head))) == NULL)
+		return RF_ERR_NOMEM;
+	rf_http_head_init(f->head, RF_HTTP_REQUEST,
+	    (size_t)rf_worker_args()->header_max);
+	return 0;
+}
+
+static void
+head_release(struct rf_front *f)
+{
+	free(f->head);
+	f->head = NULL;
+}
+
+/* Whether the request answered now was a HEAD; none after the head is gone. */
+static int
+req_is_head(const struct rf_front *f)
+{
+	return f->head != NULL && f->head->is_head;
+}
+
 /* Sends a response built in b; closes afterwards unless keep is set. */
 static int
 send_buf(struct rf_front *f, struct rf_buf *b, int keep)
@@ -184,7 +213,7 @@ send_error(struct rf_front *f, int status, const char *title,
 	f->status = status;
 	rf_buf_init(&b, 16384);
 	if (rf_page_error(&b, status, title, text, extra, keep,
-	    f->head.is_head) != 0) {
+	    req_is_head(f)) != 0) {
 		rf_buf_free(&b);
 		return -1;
 	}
@@ -246,7 +275,7 @@ refuse_device(struct rf_front *f, int status, const char *reason)
 static void
 set_properties(struct rf_front *f, struct rf_tunnel *t)
 {
-	const struct rf_http_head *h = &f->head;
+	const struct rf_http_head *h = f->head;
 	char v[1024], name[64], value[1024];
 	int i = -1;
 
@@ -266,7 +295,7 @@ set_properties(struct rf_front *f, struct rf_tunnel *t)
 static int
 upgrade(struct rf_front *f)
 {
-	const struct rf_http_head *h = &f->head;
+	const struct rf_http_head *h = f->head;
 	char id[128], group[64], secret[256], key[64], accept[32], ka[16];
 	const char *peer = f->conn != NULL ? f->conn->peer : "?";
 	struct rf_buf b;
@@ -358,7 +387,7 @@ send_portal(struct rf_front *f, struct rf_portal_resp *resp, int keep)
 	rf_buf_init(&b, RF_BUF_MAX_DEFAULT * 8);
 	r = rf_page_response(&b, resp->status, resp->content_type != NULL ?
 	    resp->content_type : "text/html; charset=utf-8", extra,
-	    resp->body, resp->body_len, keep, f->head.is_head);
+	    resp->body, resp->body_len, keep, req_is_head(f));
 	rf_portal_resp_free(resp);
 	if (r != 0) {
 		rf_buf_free(&b);
@@ -375,7 +404,7 @@ send_portal(struct rf_front *f, struct rf_portal_resp *resp, int keep)
 static int
 answer_portal(struct rf_front *f, const char *path, int keep)
 {
-	const struct rf_http_head *h = &f->head;
+	const struct rf_http_head *h = f->head;
 	char host[256], cookie[4096], origin[512], referer[1024];
 	char dev[128], ret[1024];
 	struct rf_portal_req req;
@@ -420,7 +449,7 @@ answer_portal(struct rf_front *f, const char *path, int keep)
 static int
 answer(struct rf_front *f)
 {
-	const struct rf_http_head *h = &f->head;
+	const struct rf_http_head *h = f->head;
 	struct rf_worker_info wi;
 	char path[1024], json[512];
 	struct rf_buf b;
@@ -792,6 +821,7 @@ connect_relay(struct rf_front *f, uint32_t slot)
 	    f->cx_device)) == NULL || (o = lws_wsi_user(wsi)) == NULL)
 		return -1;
 	o->state = FRONT_RELAY;
+	head_release(o);
 	o->relay = f;
 	f->relay = o;
 	f->cx_log = 1;		/* the client's end logs, not ours */
@@ -810,7 +840,7 @@ connect_relay(struct rf_front *f, uint32_t slot)
 static int
 connect_target(struct rf_front *f)
 {
-	const struct rf_http_head *h = &f->head;
+	const struct rf_http_head *h = f->head;
 	char target[300], *colon;
 
 	if (rf_http_span_cstring(h, h->target, target, sizeof(target)) != 0 ||
@@ -841,7 +871,7 @@ static int
 connect_request(struct rf_front *f)
 {
 	const struct rf_conf *conf = rf_worker_conf();
-	const struct rf_http_head *h = &f->head;
+	const struct rf_http_head *h = f->head;
 	const struct rf_conf_user *u;
 	struct rf_device_info info;
 	enum rf_auth_result ar;
@@ -945,7 +975,7 @@ misdirected(struct rf_front *f)
 {
 	char host[256], dev[64];
 
-	if (field(&f->head, "host", host, sizeof(host)) != 0 ||
+	if (field(f->head, "host", host, sizeof(host)) != 0 ||
 	    !rf_host_device(host_strip_port(host), rf_worker_conf()->domain,
 	    dev, sizeof(dev)))
 		return 0;
@@ -957,7 +987,7 @@ misdirected(struct rf_front *f)
 static int
 on_head(struct rf_front *f)
 {
-	const struct rf_http_head *h = &f->head;
+	const struct rf_http_head *h = f->head;
 	int r;
 
 	if (h->is_connect)
@@ -973,8 +1003,10 @@ on_head(struct rf_front *f)
 	rf_buf_consume(&f->in, h->len + (rf_http_span_is(h, h->method,
 	    "POST") && h->has_length && rf_buf_len(&f->in) >= h->len +
 	    h->length ? (size_t)h->length : 0));
-	rf_http_head_init(&f->head, RF_HTTP_REQUEST,
-	    (size_t)rf_worker_args()->header_max);
+	if (f->state == FRONT_HEAD)
+		return head_alloc(f) != 0 ? -1 : r;
+	if (f->state != FRONT_CLOSING)
+		head_release(f);
 	return r;
 }
 
@@ -987,7 +1019,7 @@ read_heads(struct rf_front *f)
 
 	while (f->state == FRONT_HEAD && rf_buf_len(&f->in) > 0) {
 		conn_state(f, RF_CONN_REQUEST);
-		r = rf_http_head_parse(&f->head, rf_buf_ptr(&f->in),
+		r = rf_http_head_parse(f->head, rf_buf_ptr(&f->in),
 		    rf_buf_len(&f->in));
 		if (r == RF_ERR_SHORT) {
 			lws_set_timeout(f->wsi, PENDING_TIMEOUT_USER_OK,
@@ -997,10 +1029,10 @@ read_heads(struct rf_front *f)
 		if (r != 0) {
 			verbose("%s: bad request: %s",
 			    f->conn != NULL ? f->conn->peer : "-",
-			    f->head.error != NULL ? f->head.error : "?");
-			return send_error(f, f->head.error_status ?
-			    f->head.error_status : 400, "Bad request",
-			    f->head.error != NULL ? f->head.error :
+			    f->head->error != NULL ? f->head->error : "?");
+			return send_error(f, f->head->error_status ?
+			    f->head->error_status : 400, "Bad request",
+			    f->head->error != NULL ? f->head->error :
 			    "The request is malformed.", NULL, 0);
 		}
 		if ((r = on_head(f)) == RF_ERR_AGAIN)
@@ -1121,7 +1153,7 @@ writeable(struct rf_front *f)
 	return 0;
 }
 
-static void
+static int
 adopted(struct lws *wsi, struct rf_front *f)
 {
 	memset(f, 0, sizeof(*f));
@@ -1129,10 +1161,13 @@ adopted(struct lws *wsi, struct rf_front *f)
 	f->conn = lws_get_opaque_user_data(wsi);
 	STAILQ_INIT(&f->outq);
 	rf_buf_init(&f->in, RF_FRONT_WS_MAX + 65536);
-	rf_http_head_init(&f->head, RF_HTTP_REQUEST,
-	    (size_t)rf_worker_args()->header_max);
+	if (head_alloc(f) != 0) {
+		error("out of memory for a connection");
+		return -1;
+	}
 	lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK,
 	    rf_worker_conf()->handshake_timeout);
+	return 0;
 }
 
 static void
@@ -1151,6 +1186,7 @@ gone(struct rf_front *f)
 		free(o);
 	}
 	rf_buf_free(&f->in);
+	head_release(f);
 	if (f->state == FRONT_TUNNEL || f->wsasm.max_size != 0)
 		rf_ws_asm_free(&f->wsasm);
 }
@@ -1164,8 +1200,7 @@ rf_front_callback(struct lws *wsi, enum lws_callback_reasons reason,
 
 	switch (reason) {
 	case LWS_CALLBACK_RAW_ADOPT:
-		adopted(wsi, f);
-		return 0;
+		return adopted(wsi, f);
 	case LWS_CALLBACK_RAW_RX:
 		if (f->state == FRONT_CLOSING)
 			return 0;
@@ -1180,6 +1215,9 @@ rf_front_callback(struct lws *wsi, enum lws_callback_reasons reason,
 			return -1;
 		if (f->state == FRONT_TUNNEL && read_frames(f) != 0)
 			return -1;
+		/* An idle tunnel holds no input buffer between frames. */
+		if (f->state == FRONT_TUNNEL && rf_buf_len(&f->in) == 0)
+			rf_buf_free(&f->in);
 		/* Bytes that came with a CONNECT, after its head. */
 		if ((f->state == FRONT_CONNECT || f->state == FRONT_RELAY) &&
 		    rf_buf_len(&f->in) > 0) {
