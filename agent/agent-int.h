@@ -15,6 +15,8 @@
 #include "rfagent.h"
 #include "tlsraw.h"
 #include "wsclient.h"
+#include "ws.h"
+#include "wt.h"
 
 /*
  * Per-channel queues: reading from one side stops above the high water
@@ -85,6 +87,15 @@ struct agent_dev {
 	struct agent_chan	*next;		/* round robin start */
 };
 
+/*
+ * The tunnel's send batch (tunnel.c): frames gathered to about one TLS
+ * record, with room for one more of the largest.
+ */
+#define AGENT_TX_FILL		(16 * 1024)
+#define AGENT_TX_FRAME_MAX	(RF_WT_STOCK_PAYLOAD_MAX + 6)
+#define AGENT_TX_BUF		(LWS_PRE + AGENT_TX_FILL + RF_WS_HEADER_MAX + \
+				    AGENT_TX_FRAME_MAX)
+
 struct rf_agent {
 	struct rf_agent_settings s;
 	struct rf_agent_url	 url;
@@ -99,6 +110,7 @@ struct rf_agent {
 	int			 stopping;
 	rf_agent_event_fn	*evfn;
 	void			*evarg;
+	unsigned char		 txbuf[AGENT_TX_BUF];	/* tunnel_writeable */
 };
 
 /* tunnel.c */

@@ -51,7 +51,7 @@
 #endif
 
 /* What a stock reflector's clients send at most per message. */
-#define WS_TX_MAX		2048
+#define WS_TX_MAX		CLIENT_WS_MSG_MAX
 #define LOCAL_IO_MAX		(64 * 1024)
 #define CONNECT_HEAD_MAX	(16 * 1024)
 
@@ -448,21 +448,24 @@ append_headers(struct client_conn *c, char **p, size_t room)
 static int
 tunnel_writeable(struct client_conn *c, struct lws *wsi)
 {
-	unsigned char buf[LWS_PRE + WS_TX_MAX];
+	unsigned char ping[LWS_PRE + 1], *p;
+	struct rf_wsc_batch b;
 	size_t n;
 
 	if (c->ping_due) {
 		c->ping_due = 0;
-		if (lws_write(wsi, buf + LWS_PRE, 0, LWS_WRITE_PING) < 0)
+		if (lws_write(wsi, ping + LWS_PRE, 0, LWS_WRITE_PING) < 0)
 			return -1;
 		c->ka.last_tx = lws_now_usecs();
 	}
-	while (!lws_send_pipe_choked(wsi)) {
-		if ((n = rf_wsc_q_get(&c->to_ws, buf + LWS_PRE,
-		    WS_TX_MAX)) == 0)
-			break;
-		if (lws_write(wsi, buf + LWS_PRE, n, LWS_WRITE_BINARY) <
-		    (int)n)
+	rf_wsc_batch_init(&b, c->cl->txbuf, sizeof(c->cl->txbuf),
+	    CLIENT_TX_FILL);
+	while (c->to_ws.bytes > 0 && !lws_send_pipe_choked(wsi)) {
+		while ((p = rf_wsc_batch_room(&b, WS_TX_MAX)) != NULL &&
+		    (n = rf_wsc_q_get(&c->to_ws, p, WS_TX_MAX)) > 0)
+			if (rf_wsc_batch_add(&b, n) != 0)
+				return -1;
+		if (rf_wsc_batch_send(wsi, &b) != 0)
 			return -1;
 		c->ka.last_tx = lws_now_usecs();
 	}

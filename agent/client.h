@@ -16,6 +16,7 @@
 
 #include "tlsraw.h"
 #include "wsclient.h"
+#include "ws.h"
 
 #define CLIENT_PROTO		"com.appinf.webtunnel.client/1.0"
 #define CLIENT_LOCAL_PROTO	"rf-client-local"
@@ -134,6 +135,13 @@ struct client_conn {
 	unsigned long long	 bytes_down;
 };
 
+/* Messages to a stock reflector are at most 2 KiB; a send batch gathers
+ * them to about one TLS record (client-tunnel.c). */
+#define CLIENT_WS_MSG_MAX	2048
+#define CLIENT_TX_FILL		(16 * 1024)
+#define CLIENT_TX_BUF		(LWS_PRE + CLIENT_TX_FILL + RF_WS_HEADER_MAX + \
+				    CLIENT_WS_MSG_MAX)
+
 struct client {
 	struct client_target	 t;
 	const char		*authorization;
@@ -153,6 +161,7 @@ struct client {
 	 */
 	void			(*on_end)(struct client *, struct client_conn *,
 				    int failed, int fatal);
+	unsigned char		 txbuf[CLIENT_TX_BUF];	/* tunnel_writeable */
 };
 
 /* client-tunnel.c */

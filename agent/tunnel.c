@@ -41,7 +41,7 @@
 #include "rfagent.h"
 #include "wt.h"
 
-#define TUNNEL_TX_MAX		(RF_WT_STOCK_PAYLOAD_MAX + 6)
+#define TUNNEL_TX_MAX		AGENT_TX_FRAME_MAX
 #define TARGET_WRITE_MAX	(16 * 1024)
 
 static int	tunnel_cb(struct lws *, enum lws_callback_reasons, void *,
@@ -437,22 +437,30 @@ next_frame(struct agent_dev *d, unsigned char *buf)
 static int
 tunnel_writeable(struct agent_dev *d, struct lws *wsi)
 {
-	unsigned char buf[LWS_PRE + TUNNEL_TX_MAX];
-	size_t n;
+	unsigned char ping[LWS_PRE + 1], *p;
+	struct rf_wsc_batch b;
+	size_t n = 0;
 
 	if (d->ping_due) {
 		d->ping_due = 0;
-		if (lws_write(wsi, buf + LWS_PRE, 0, LWS_WRITE_PING) < 0)
+		if (lws_write(wsi, ping + LWS_PRE, 0, LWS_WRITE_PING) < 0)
 			return -1;
 		d->ka.last_tx = lws_now_usecs();
 	}
+	rf_wsc_batch_init(&b, d->agent->txbuf, sizeof(d->agent->txbuf),
+	    AGENT_TX_FILL);
 	while (!lws_send_pipe_choked(wsi)) {
-		if ((n = next_frame(d, buf + LWS_PRE)) == 0)
+		while ((p = rf_wsc_batch_room(&b, TUNNEL_TX_MAX)) != NULL &&
+		    (n = next_frame(d, p)) > 0)
+			if (rf_wsc_batch_add(&b, n) != 0)
+				return -1;
+		if (b.len == 0)
 			return 0;
-		if (lws_write(wsi, buf + LWS_PRE, n, LWS_WRITE_BINARY) <
-		    (int)n)
+		if (rf_wsc_batch_send(wsi, &b) != 0)
 			return -1;
 		d->ka.last_tx = lws_now_usecs();
+		if (n == 0)
+			return 0;	/* nothing more waits */
 	}
 	lws_callback_on_writable(wsi);
 	return 0;

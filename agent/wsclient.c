@@ -14,6 +14,7 @@
 #include "log.h"
 #include "rfagent.h"
 #include "wsclient.h"
+#include "ws.h"
 
 /* ------------------------------------------------------------ queues -- */
 
@@ -312,4 +313,71 @@ rf_wsc_ka_check(struct rf_wsc_ka *ka, int64_t now)
 		return 1;
 	}
 	return 0;
+}
+
+/* ------------------------------------------------------------ sending -- */
+
+void
+rf_wsc_batch_init(struct rf_wsc_batch *b, unsigned char *storage, size_t len,
+    size_t fill)
+{
+	b->buf = storage + LWS_PRE;
+	b->cap = len > LWS_PRE ? len - LWS_PRE : 0;
+	b->len = 0;
+	b->fill = fill;
+	b->room_hdr = b->room_max = 0;
+}
+
+/* A masked frame's header for a payload of len bytes: 6, 8 or 14. */
+static size_t
+masked_header_len(size_t len)
+{
+	return len <= 125 ? 6 : len <= 65535 ? 8 : 14;
+}
+
+/*
+ * A message goes after room for the header of one of max bytes; a
+ * shorter one than that may need a shorter header, and rf_wsc_batch_add
+ * then moves it back to where that ends.
+ */
+unsigned char *
+rf_wsc_batch_room(struct rf_wsc_batch *b, size_t max)
+{
+	size_t h = masked_header_len(max);
+
+	if (b->len >= b->fill || b->cap - b->len < h + max)
+		return NULL;
+	b->room_hdr = h;
+	b->room_max = max;
+	return b->buf + b->len + h;
+}
+
+int
+rf_wsc_batch_add(struct rf_wsc_batch *b, size_t len)
+{
+	unsigned char hdr[RF_WS_HEADER_MAX], *at = b->buf + b->len;
+	size_t h = b->room_hdr, n;
+	uint8_t key[4];
+
+	if (h == 0 || len > b->room_max || rf_ws_mask_key(key) != 0 ||
+	    (n = rf_ws_frame_header(hdr, 1, RF_WS_BINARY, len, key)) == 0)
+		return -1;
+	b->room_hdr = 0;
+	rf_ws_mask(at + h, len, key, 0);
+	if (n < h)
+		memmove(at + n, at + h, len);
+	memcpy(at, hdr, n);
+	b->len += n + len;
+	return 0;
+}
+
+int
+rf_wsc_batch_send(struct lws *wsi, struct rf_wsc_batch *b)
+{
+	size_t n = b->len;
+
+	b->len = 0;
+	if (n == 0)
+		return 0;
+	return lws_write(wsi, b->buf, n, LWS_WRITE_HTTP) < (int)n ? -1 : 0;
 }

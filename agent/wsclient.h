@@ -114,6 +114,48 @@ void	rf_wsc_failure_read(struct lws *, const char *in,
 void	rf_wsc_failure_text(const struct rf_wsc_failure *, const char *hint401,
 	    const char *hint407, char *buf, size_t len);
 
+/* ------------------------------------------------------------ sending -- */
+
+/*
+ * Binary messages gathered into one write.  lws_write(LWS_WRITE_BINARY)
+ * would cost one SSL_write, so one TLS record and one send(2), per
+ * message, and a stock peer takes messages of at most 2 KiB; and a client
+ * must mask what it sends, which lws 4.1.6 does one byte at a time after
+ * a read(2) of /dev/urandom for each key: half of the agent's CPU time in
+ * a download.  A batch instead frames each message itself (the key from
+ * OpenSSL's generator, the payload masked eight bytes at a time by
+ * common/ws.c) into one buffer, and hands lws the finished frames to send
+ * as they are (LWS_WRITE_HTTP is written unframed; lws keeps what the
+ * socket did not take, as for any write).
+ *
+ *	rf_wsc_batch_init(&b, storage, sizeof(storage));
+ *	while ((p = rf_wsc_batch_room(&b, MAX)) != NULL &&
+ *	    (n = produce(p, MAX)) > 0)
+ *		rf_wsc_batch_add(&b, n);
+ *	rf_wsc_batch_send(wsi, &b);
+ */
+struct rf_wsc_batch {
+	unsigned char	*buf;		/* after LWS_PRE of the storage */
+	size_t		 cap;
+	size_t		 len;		/* framed bytes in buf */
+	size_t		 fill;		/* stop offering room past this */
+	size_t		 room_hdr;	/* header room of the offered room */
+	size_t		 room_max;	/* its size */
+};
+
+/* storage of len bytes; a batch stops taking messages past about fill. */
+void	rf_wsc_batch_init(struct rf_wsc_batch *, unsigned char *storage,
+	    size_t len, size_t fill);
+/*
+ * Where the next message of at most max bytes goes, or NULL when the
+ * batch is full.  Write it there, then call rf_wsc_batch_add.
+ */
+unsigned char *rf_wsc_batch_room(struct rf_wsc_batch *, size_t max);
+/* Frames the len bytes written at the room as one binary message. */
+int	rf_wsc_batch_add(struct rf_wsc_batch *, size_t len);
+/* Sends and empties the batch: 0, or -1 when lws failed. */
+int	rf_wsc_batch_send(struct lws *, struct rf_wsc_batch *);
+
 /* ------------------------------------------------------- keep-alive -- */
 
 /*

@@ -3,18 +3,22 @@
  * Unit tests of the agent's pieces that work without a network: the
  * reflector-agent.yml loader (agent/agentconf.c) with its errors at
  * file:line:column and its dump, the reconnect backoff, the property
- * headers (checked with the reflector's own parser, rf_wt_property_parse)
- * and the URL parser.
+ * headers (checked with the reflector's own parser, rf_wt_property_parse),
+ * the URL parser, and the send batch's framing (checked with the
+ * reflector's frame decoder, rf_ws_frame_decode).
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "agentconf.h"
+#include "buf.h"
 #include "err.h"
 #include "log.h"
 #include "rfagent.h"
 #include "tap.h"
+#include "ws.h"
+#include "wsclient.h"
 #include "wt.h"
 
 #define NAME	"agent.yml"
@@ -281,6 +285,85 @@ test_url(void)
 	    "no scheme is refused");
 }
 
+/* A pattern a message of length len at index i carries. */
+static unsigned char
+pat(size_t len, size_t i)
+{
+	return (unsigned char)(len * 31 + i * 7);
+}
+
+/* Messages of lengths lens through a batch, decoded as a server would. */
+static void
+batch_case(const size_t *lens, size_t n, size_t fill, const char *name)
+{
+	static unsigned char store[LWS_PRE + 300000];
+	struct rf_wsc_batch b;
+	struct rf_ws_frame f;
+	struct rf_buf in;
+	unsigned char *p;
+	size_t i, j, added = 0, bad = 0;
+
+	rf_wsc_batch_init(&b, store, sizeof(store), fill);
+	for (i = 0; i < n; i++) {
+		if ((p = rf_wsc_batch_room(&b, lens[i])) == NULL)
+			break;
+		for (j = 0; j < lens[i]; j++)
+			p[j] = pat(lens[i], j);
+		if (rf_wsc_batch_add(&b, lens[i]) != 0)
+			break;
+		added++;
+	}
+	ok(added == n, "%s: every message fits", name);
+	rf_buf_init(&in, sizeof(store));
+	rf_buf_put(&in, b.buf, b.len);
+	for (i = 0; i < added; i++) {
+		if (rf_ws_frame_decode(&in, 1, 100000, &f) != 0 ||
+		    !f.fin || f.opcode != RF_WS_BINARY || f.len != lens[i]) {
+			bad++;
+			break;
+		}
+		for (j = 0; j < f.len; j++)
+			if (f.payload[j] != pat(lens[i], j)) {
+				bad++;
+				break;
+			}
+	}
+	ok(bad == 0 && rf_buf_len(&in) == 0,
+	    "%s: masked binary frames, back to the bytes, nothing after", name);
+	rf_buf_free(&in);
+}
+
+static void
+test_batch(void)
+{
+	static unsigned char store[LWS_PRE + 4096];
+	const size_t mixed[] = { 0, 1, 125, 126, 2048, 65535, 65536, 70000,
+	    100, 3 };
+	const size_t stock[] = { 2048, 2048, 2048, 2048, 2048, 2048, 2048,
+	    2048 };
+	struct rf_wsc_batch b;
+	unsigned char *p;
+	int k = 0;
+
+	batch_case(mixed, sizeof(mixed) / sizeof(mixed[0]), 250000,
+	    "headers of 6, 8 and 14 bytes");
+	batch_case(stock, sizeof(stock) / sizeof(stock[0]), 16384,
+	    "2 KiB messages to a record");
+
+	rf_wsc_batch_init(&b, store, sizeof(store), 3000);
+	while ((p = rf_wsc_batch_room(&b, 1000)) != NULL && k < 10) {
+		memset(p, 'x', 1000);
+		rf_wsc_batch_add(&b, 1000);
+		k++;
+	}
+	is_int(k, 3, "a batch stops taking messages once past its fill");
+	ok(rf_wsc_batch_room(&b, 5000) == NULL,
+	    "no room offered beyond its storage");
+	ok(rf_wsc_batch_add(&b, 10) != 0, "adding without room is refused");
+	p = rf_wsc_batch_room(&(struct rf_wsc_batch){ 0 }, 0);
+	ok(p == NULL, "an empty batch's storage offers nothing");
+}
+
 int
 main(void)
 {
@@ -291,5 +374,6 @@ main(void)
 	test_backoff();
 	test_headers();
 	test_url();
+	test_batch();
 	return done_testing();
 }
