@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include <libwebsockets.h>
+#include <openssl/rand.h>
 
 #include "err.h"
 #include "log.h"
@@ -326,6 +327,21 @@ rf_wsc_batch_init(struct rf_wsc_batch *b, unsigned char *storage, size_t len,
 	b->len = 0;
 	b->fill = fill;
 	b->room_hdr = b->room_max = 0;
+	b->nkeys = 0;
+}
+
+/* The next unused mask key; -1 if OpenSSL's generator failed. */
+static int
+batch_key(struct rf_wsc_batch *b, uint8_t key[4])
+{
+	if (b->nkeys == 0) {
+		if (RAND_bytes(b->keys, sizeof(b->keys)) != 1)
+			return -1;
+		b->nkeys = sizeof(b->keys) / 4;
+	}
+	b->nkeys--;
+	memcpy(key, b->keys + 4 * b->nkeys, 4);
+	return 0;
 }
 
 /* A masked frame's header for a payload of len bytes: 6, 8 or 14. */
@@ -359,7 +375,7 @@ rf_wsc_batch_add(struct rf_wsc_batch *b, size_t len)
 	size_t h = b->room_hdr, n;
 	uint8_t key[4];
 
-	if (h == 0 || len > b->room_max || rf_ws_mask_key(key) != 0 ||
+	if (h == 0 || len > b->room_max || batch_key(b, key) != 0 ||
 	    (n = rf_ws_frame_header(hdr, 1, RF_WS_BINARY, len, key)) == 0)
 		return -1;
 	b->room_hdr = 0;

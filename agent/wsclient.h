@@ -122,13 +122,14 @@ void	rf_wsc_failure_text(const struct rf_wsc_failure *, const char *hint401,
  * message, and a stock peer takes messages of at most 2 KiB; and a client
  * must mask what it sends, which lws 4.1.6 does one byte at a time after
  * a read(2) of /dev/urandom for each key: half of the agent's CPU time in
- * a download.  A batch instead frames each message itself (the key from
- * OpenSSL's generator, the payload masked eight bytes at a time by
+ * a download.  A batch instead frames each message itself (keys from
+ * OpenSSL's generator 32 at a time, since each RAND_bytes costs a
+ * getpid(2) for fork safety; the payload masked eight bytes at a time by
  * common/ws.c) into one buffer, and hands lws the finished frames to send
  * as they are (LWS_WRITE_HTTP is written unframed; lws keeps what the
  * socket did not take, as for any write).
  *
- *	rf_wsc_batch_init(&b, storage, sizeof(storage));
+ *	rf_wsc_batch_init(&b, storage, sizeof(storage), FILL);
  *	while ((p = rf_wsc_batch_room(&b, MAX)) != NULL &&
  *	    (n = produce(p, MAX)) > 0)
  *		rf_wsc_batch_add(&b, n);
@@ -141,6 +142,8 @@ struct rf_wsc_batch {
 	size_t		 fill;		/* stop offering room past this */
 	size_t		 room_hdr;	/* header room of the offered room */
 	size_t		 room_max;	/* its size */
+	uint8_t		 keys[4 * 32];	/* mask keys, one RAND_bytes */
+	size_t		 nkeys;		/* not used yet, from the end */
 };
 
 /* storage of len bytes; a batch stops taking messages past about fill. */
