@@ -88,13 +88,15 @@ struct agent_dev {
 };
 
 /*
- * The tunnel's send batch (tunnel.c): frames gathered to about one TLS
- * record, with room for one more of the largest.
+ * The tunnel's send batch (tunnel.c): whole frames up to 64 KiB, which
+ * OpenSSL writes as four full TLS records (a fifth, small one when a
+ * batch went a little over 16 KiB was the cost of a smaller fill).
  */
-#define AGENT_TX_FILL		(16 * 1024)
 #define AGENT_TX_FRAME_MAX	(RF_WT_STOCK_PAYLOAD_MAX + 6)
-#define AGENT_TX_BUF		(LWS_PRE + AGENT_TX_FILL + RF_WS_HEADER_MAX + \
+#define AGENT_TX_BATCH		(64 * 1024)
+#define AGENT_TX_FILL		(AGENT_TX_BATCH - RF_WS_HEADER_MAX - \
 				    AGENT_TX_FRAME_MAX)
+#define AGENT_TX_BUF		(LWS_PRE + AGENT_TX_BATCH)
 
 struct rf_agent {
 	struct rf_agent_settings s;

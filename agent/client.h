@@ -135,12 +135,15 @@ struct client_conn {
 	unsigned long long	 bytes_down;
 };
 
-/* Messages to a stock reflector are at most 2 KiB; a send batch gathers
- * them to about one TLS record (client-tunnel.c). */
+/*
+ * Messages to a stock reflector are at most 2 KiB; a send batch gathers
+ * them to 64 KiB, four full TLS records (client-tunnel.c).
+ */
 #define CLIENT_WS_MSG_MAX	2048
-#define CLIENT_TX_FILL		(16 * 1024)
-#define CLIENT_TX_BUF		(LWS_PRE + CLIENT_TX_FILL + RF_WS_HEADER_MAX + \
+#define CLIENT_TX_BATCH		(64 * 1024)
+#define CLIENT_TX_FILL		(CLIENT_TX_BATCH - RF_WS_HEADER_MAX - \
 				    CLIENT_WS_MSG_MAX)
+#define CLIENT_TX_BUF		(LWS_PRE + CLIENT_TX_BATCH)
 
 struct client {
 	struct client_target	 t;
