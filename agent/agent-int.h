@@ -15,6 +15,7 @@
 #include "rfagent.h"
 #include "tlsraw.h"
 #include "wsclient.h"
+#include "wt.h"
 
 /*
  * Per-channel queues: reading from one side stops above the high water
@@ -25,6 +26,14 @@
 #define AGENT_Q_LOW		(128 * 1024)
 /* Largest message accepted from the reflector (a stock one sends 2052). */
 #define AGENT_RX_MAX		(64 * 1024 + 6)
+/*
+ * The extension (reflector-webtunnel(7)): the DATA payload we accept and
+ * the window we grant the reflector on each channel.
+ */
+#define AGENT_EXT_FRAME		RF_WT_EXT_FRAME_MAX
+#define AGENT_EXT_WINDOW	(512 * 1024)
+/* The largest frame we send: a DATA header and an extension payload. */
+#define AGENT_TX_MAX		(RF_WT_EXT_FRAME_MAX + RF_WT_HDR_MAX)
 #define AGENT_TUNNEL_PROTO	"com.appinf.webtunnel.server/1.0"
 #define AGENT_TARGET_PROTO	"rf-agent-target"
 
@@ -54,6 +63,9 @@ struct agent_chan {
 	unsigned int		 in_connect:1;	/* inside lws connect */
 	unsigned int		 want_tls:1;	/* TLS once connected */
 	int			 fault;		/* set by a failed connect */
+	uint32_t		 credit;	/* ext: we may send */
+	uint32_t		 rx_avail;	/* ext: the reflector may send */
+	uint32_t		 rx_ungranted;	/* ext: written, not granted */
 };
 
 /* A frame without payload waiting for the tunnel (faults, errors). */
@@ -61,7 +73,7 @@ struct agent_ctrl {
 	STAILQ_ENTRY(agent_ctrl) entry;
 	uint8_t			 op;
 	uint16_t		 channel;
-	uint16_t		 arg;
+	uint32_t		 arg;		/* error code, or CREDIT */
 };
 
 struct agent_dev {
@@ -83,6 +95,10 @@ struct agent_dev {
 	TAILQ_HEAD(, agent_chan) chans;
 	STAILQ_HEAD(, agent_ctrl) ctrl;
 	struct agent_chan	*next;		/* round robin start */
+	int			 ext;		/* the extension is on */
+	size_t			 tx_frame;	/* DATA payload max */
+	uint32_t		 tx_window;	/* the reflector's window */
+	unsigned char		*tx;		/* LWS_PRE + AGENT_TX_MAX */
 };
 
 struct rf_agent {

@@ -22,10 +22,25 @@
  * target connection is still open detaches itself (opaque pointer NULL)
  * and asks lws to close it; the callbacks of a detached wsi do nothing.
  *
- * Frames to the reflector never carry more than 2048 payload bytes: a
- * stock reflector may rely on it.  The order on the tunnel is: pending
- * faults and errors, then the channels in turn, each sending its
- * OPEN_CONFIRM before its data and its CLOSE after it.
+ * Frames to a stock reflector never carry more than 2048 payload bytes:
+ * it may rely on it.  The order on the tunnel is: pending faults, errors
+ * and grants, then the channels in turn, each sending its OPEN_CONFIRM
+ * before its data and its CLOSE after it.
+ *
+ * The extension (reflector-webtunnel(7)).  The upgrade announces it in
+ * RF_WT_EXT_HEADER; only a 101 that answers it with a valid value turns
+ * it on, so a stock reflector sees a header it ignores and gets the plain
+ * protocol.  With it, DATA to the reflector carries up to the frame size
+ * it announced, and each channel sends only as far as the credit the
+ * reflector granted (its window at first, then each CREDIT): what the
+ * target sends beyond that waits in to_tunnel, whose high mark stops
+ * reading that target only.  Towards the target, the reflector may have
+ * AGENT_EXT_WINDOW bytes in flight per channel; more is ERROR(PROTOCOL)
+ * on the channel.  Bytes are granted back as they are written to the
+ * target, a quarter window at a time, so a slow target holds back its
+ * own channel and never the tunnel (lws_rx_flow_control is for the plain
+ * protocol only).  The lws WebSocket client still parses every byte it
+ * receives (PLATFORM-NOTES): that, not the frame size, bounds downloads.
  */
 #include <sys/socket.h>
 #include <errno.h>
@@ -41,7 +56,6 @@
 #include "rfagent.h"
 #include "wt.h"
 
-#define TUNNEL_TX_MAX		(RF_WT_STOCK_PAYLOAD_MAX + 6)
 #define TARGET_WRITE_MAX	(16 * 1024)
 
 static int	tunnel_cb(struct lws *, enum lws_callback_reasons, void *,
@@ -53,9 +67,11 @@ const struct lws_protocols rf_agent_tunnel_protocols[] = {
 	/*
 	 * rx_buffer_size stays small: it is allocated per connection up
 	 * front, and an idle tunnel should cost little (PLATFORM-NOTES).
-	 * tx_packet_size covers the largest frame, so lws never splits one.
+	 * tx_packet_size covers the largest frame, so lws never splits one
+	 * (nor copies the rest of one into its own buffer).
 	 */
-	{ AGENT_TUNNEL_PROTO, tunnel_cb, 0, 4096, 0, NULL, 4096 },
+	{ AGENT_TUNNEL_PROTO, tunnel_cb, 0, 4096, 0, NULL,
+	    AGENT_TX_MAX + 16 },
 	{ NULL, NULL, 0, 0, 0, NULL, 0 }
 };
 
@@ -85,7 +101,7 @@ want_write(struct agent_dev *d)
 }
 
 static void
-ctrl_put(struct agent_dev *d, uint8_t op, uint16_t channel, uint16_t arg)
+ctrl_put(struct agent_dev *d, uint8_t op, uint16_t channel, uint32_t arg)
 {
 	struct agent_ctrl *f;
 
@@ -223,6 +239,8 @@ chan_open(struct agent_dev *d, uint16_t id, uint16_t port)
 	c->id = id;
 	c->port = port;
 	c->state = CHAN_CONNECTING;
+	c->credit = d->tx_window;
+	c->rx_avail = AGENT_EXT_WINDOW;
 	c->deadline = lws_now_usecs() +
 	    (int64_t)d->agent->s.connect_timeout * LWS_US_PER_SEC;
 	rf_wsc_q_init(&c->to_target);
@@ -268,6 +286,15 @@ chan_data(struct agent_dev *d, struct agent_chan *c, const void *p,
 		chan_abort(c, RF_WT_ERROR, RF_WT_ERR_PROTOCOL);
 		return;
 	}
+	if (d->ext) {
+		if (len > c->rx_avail) {
+			logit("%s: channel %u: the reflector sent beyond its "
+			    "credit", d->conf.id, c->id);
+			chan_abort(c, RF_WT_ERROR, RF_WT_ERR_PROTOCOL);
+			return;
+		}
+		c->rx_avail -= (uint32_t)len;
+	}
 	if (c->target_gone)
 		return;		/* in flight when the target closed */
 	if (rf_wsc_q_put(&c->to_target, p, len) != 0) {
@@ -278,16 +305,52 @@ chan_data(struct agent_dev *d, struct agent_chan *c, const void *p,
 	if (c->wsi != NULL && c->state == CHAN_OPEN)
 		lws_callback_on_writable(c->wsi);
 	/*
-	 * The protocol has no per-channel window, so a slow target can only
-	 * be protected by reading less from the whole tunnel.
+	 * The plain protocol has no per-channel window, so a slow target can
+	 * only be protected by reading less from the whole tunnel.  With the
+	 * extension the window bounds to_target already.
 	 */
-	if (!c->over && c->to_target.bytes > AGENT_Q_HIGH) {
+	if (!d->ext && !c->over && c->to_target.bytes > AGENT_Q_HIGH) {
 		c->over = 1;
 		if (d->nover++ == 0 && !d->paused && d->wsi != NULL) {
 			d->paused = 1;
 			lws_rx_flow_control(d->wsi, 0);
 		}
 	}
+}
+
+/* CREDIT from the reflector: more of this channel's data may go. */
+static void
+chan_credit(struct agent_dev *d, struct agent_chan *c, uint32_t n)
+{
+	if (n > RF_WT_EXT_CREDIT_MAX - c->credit) {
+		logit("%s: channel %u: the reflector granted beyond 2^31-1 "
+		    "bytes", d->conf.id, c->id);
+		chan_abort(c, RF_WT_ERROR, RF_WT_ERR_PROTOCOL);
+		return;
+	}
+	c->credit += n;
+	if (c->to_tunnel.bytes > 0)
+		want_write(d);
+}
+
+/*
+ * n bytes went to the target: grant them back once they add up to a
+ * quarter window.  The reflector keeps at least three quarters of a
+ * window meanwhile, so it never waits on a grant while the target reads.
+ */
+static void
+chan_grant(struct agent_chan *c, size_t n)
+{
+	struct agent_dev *d = c->dev;
+
+	if (!d->ext)
+		return;
+	c->rx_ungranted += (uint32_t)n;
+	if (c->peer_closed || c->rx_ungranted < AGENT_EXT_WINDOW / 4)
+		return;
+	ctrl_put(d, RF_WT_CREDIT, c->id, c->rx_ungranted);
+	c->rx_avail += c->rx_ungranted;
+	c->rx_ungranted = 0;
 }
 
 /* CLOSE from the reflector: FIN to the target once the queue is out. */
@@ -312,7 +375,11 @@ handle_frame(struct agent_dev *d, const unsigned char *msg, size_t len)
 	struct agent_chan *c;
 	int r;
 
-	if ((r = rf_wt_decode(msg, len, &f)) != 0) {
+	r = rf_wt_decode(msg, len, &f);
+	/* CREDIT is an unknown opcode without the extension. */
+	if (!d->ext && f.op == RF_WT_CREDIT)
+		r = RF_ERR_INVAL;
+	if (r != 0) {
 		if (r == RF_ERR_INVAL)
 			ctrl_put(d, RF_WT_ERROR, f.channel, RF_WT_ERR_PROTOCOL);
 		else
@@ -338,6 +405,11 @@ handle_frame(struct agent_dev *d, const unsigned char *msg, size_t len)
 	case RF_WT_CLOSE:
 		if (c != NULL)
 			chan_peer_close(c);
+		break;
+	case RF_WT_CREDIT:
+		/* A grant for a channel we ended already is late, not wrong. */
+		if (c != NULL)
+			chan_credit(d, c, f.credit);
 		break;
 	case RF_WT_ERROR:
 		if (c != NULL) {
@@ -381,15 +453,16 @@ tunnel_rx(struct agent_dev *d, struct lws *wsi, const void *in, size_t len)
 }
 
 /*
- * The next frame for the tunnel into buf (room for TUNNEL_TX_MAX); its
- * length, or 0 if nothing is waiting.
+ * The next frame for the tunnel into buf (room for AGENT_TX_MAX); its
+ * length, or 0 if nothing is waiting.  With the extension a channel
+ * without credit is skipped: its bytes wait, the others go.
  */
 static size_t
 next_frame(struct agent_dev *d, unsigned char *buf)
 {
 	struct agent_chan *c, *start;
 	struct agent_ctrl *f;
-	size_t hl, n;
+	size_t hl, n, max;
 
 	if ((f = STAILQ_FIRST(&d->ctrl)) != NULL) {
 		STAILQ_REMOVE_HEAD(&d->ctrl, entry);
@@ -406,10 +479,15 @@ next_frame(struct agent_dev *d, unsigned char *buf)
 			return rf_wt_encode_header(buf, RF_WT_OPEN_CONFIRM,
 			    c->id, 0);
 		}
-		if (c->state == CHAN_OPEN && c->to_tunnel.bytes > 0) {
+		if (c->state == CHAN_OPEN && c->to_tunnel.bytes > 0 &&
+		    (!d->ext || c->credit > 0)) {
+			max = d->tx_frame;
+			if (d->ext && max > c->credit)
+				max = c->credit;
 			hl = rf_wt_encode_header(buf, RF_WT_DATA, c->id, 0);
-			n = rf_wsc_q_get(&c->to_tunnel, buf + hl,
-			    RF_WT_STOCK_PAYLOAD_MAX);
+			n = rf_wsc_q_get(&c->to_tunnel, buf + hl, max);
+			if (d->ext)
+				c->credit -= (uint32_t)n;
 			d->st.bytes_out += n;
 			if (c->paused && c->wsi != NULL &&
 			    c->to_tunnel.bytes < AGENT_Q_LOW) {
@@ -437,8 +515,12 @@ next_frame(struct agent_dev *d, unsigned char *buf)
 static int
 tunnel_writeable(struct agent_dev *d, struct lws *wsi)
 {
-	unsigned char buf[LWS_PRE + TUNNEL_TX_MAX];
+	unsigned char *buf;
 	size_t n;
+
+	if (d->tx == NULL && (d->tx = malloc(LWS_PRE + AGENT_TX_MAX)) == NULL)
+		return -1;
+	buf = d->tx;
 
 	if (d->ping_due) {
 		d->ping_due = 0;
@@ -463,7 +545,8 @@ tunnel_writeable(struct agent_dev *d, struct lws *wsi)
 static int
 append_headers(struct agent_dev *d, char **p, size_t room)
 {
-	char user[300], auth[700], *end = *p + room;
+	char user[300], auth[700], ext[64], *end = *p + room;
+	struct rf_wt_ext ours;
 	int n;
 
 	n = snprintf(user, sizeof(user), "%s@%s", d->conf.id, d->conf.group);
@@ -479,8 +562,13 @@ append_headers(struct agent_dev *d, char **p, size_t room)
 	    (size_t)(end - *p))) < 0)
 		goto toolong;
 	*p += n;
+	ours.frame = AGENT_EXT_FRAME;
+	ours.window = AGENT_EXT_WINDOW;
+	if (rf_wt_ext_format(&ours, ext, sizeof(ext)) != 0)
+		goto toolong;
 	n = snprintf(*p, (size_t)(end - *p), "X-WebTunnel-KeepAlive: %d\r\n"
-	    "User-Agent: reflector-agent/%s\r\n", d->agent->s.keepalive,
+	    RF_WT_EXT_HEADER ": %s\r\n"
+	    "User-Agent: reflector-agent/%s\r\n", d->agent->s.keepalive, ext,
 #ifdef RF_VERSION
 	    RF_VERSION
 #else
@@ -498,13 +586,51 @@ toolong:
 	return -1;
 }
 
+/*
+ * The reflector's answer to our extension header: on only if it sent a
+ * valid one.  Anything else is the plain protocol, never a failure.
+ */
+static void
+check_extension(struct agent_dev *d, struct lws *wsi)
+{
+	/* lws keeps unknown header names lowercased. */
+	static const char name[] = "x-reflector-webtunnel-ext:";
+	struct rf_wt_ext theirs;
+	char v[128];
+	int n;
+
+	d->ext = 0;
+	d->tx_frame = RF_WT_STOCK_PAYLOAD_MAX;
+	d->tx_window = 0;
+	n = lws_hdr_custom_copy(wsi, v, sizeof(v), name,
+	    (int)sizeof(name) - 1);
+	if (n < 0) {
+		verbose("%s: the reflector speaks the plain protocol",
+		    d->conf.id);
+		return;
+	}
+	if (rf_wt_ext_parse(v, &theirs) != 0) {
+		logit("%s: unusable %s answer \"%.60s\": plain protocol",
+		    d->conf.id, RF_WT_EXT_HEADER, v);
+		return;
+	}
+	d->ext = 1;
+	d->tx_frame = theirs.frame;
+	d->tx_window = theirs.window;
+	verbose("%s: extension 1: frames up to %zu bytes, window %u to the "
+	    "reflector, %u from it", d->conf.id, d->tx_frame,
+	    (unsigned)d->tx_window, (unsigned)AGENT_EXT_WINDOW);
+}
+
 /* A 101 must name our subprotocol exactly, as a stock agent requires. */
 static int
 check_upgrade(struct agent_dev *d, struct lws *wsi)
 {
 	if (rf_wsc_check_subprotocol(wsi, AGENT_TUNNEL_PROTO,
-	    d->st.last_error, sizeof(d->st.last_error)) == 0)
+	    d->st.last_error, sizeof(d->st.last_error)) == 0) {
+		check_extension(d, wsi);
 		return 0;
+	}
 	d->reason_set = 1;
 	return -1;
 }
@@ -543,6 +669,8 @@ tunnel_gone(struct agent_dev *d, struct lws *wsi, const char *why)
 	free(d->rx);
 	d->rx = NULL;
 	d->rxlen = 0;
+	free(d->tx);
+	d->tx = NULL;
 	d->nover = 0;
 	d->paused = 0;
 	d->next = NULL;
@@ -648,6 +776,8 @@ agent_tunnel_drop(struct agent_dev *d)
 	}
 	free(d->rx);
 	d->rx = NULL;
+	free(d->tx);
+	d->tx = NULL;
 	d->wsi = NULL;
 	d->cwsi = NULL;
 	if (wsi != NULL) {
@@ -816,6 +946,7 @@ target_writeable(struct agent_chan *c, struct lws *wsi)
 		n = rf_wsc_q_get(&c->to_target, buf, sizeof(buf));
 		if (target_put(c, wsi, buf, n) != 0)
 			return -1;
+		chan_grant(c, n);
 	}
 	if (c->to_target.bytes < AGENT_Q_LOW)
 		chan_unover(c);
