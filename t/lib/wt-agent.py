@@ -18,7 +18,12 @@
 #   text          send a text message
 #   oversized     announce a 1 GB binary frame
 #   serve         stay connected; answer OPEN_REQUEST with OPEN_CONFIRM
-#                 and echo DATA back (used to hold a device online)
+#                 and echo DATA back (used to hold a device online);
+#                 prints "data CHANNEL LENGTH" for each DATA received
+#
+# WT_EXT in the environment: sent as X-Reflector-WebTunnel-Ext (the
+# extension of reflector-webtunnel(7)), garbled or not; unset, the agent
+# is a stock one.
 import base64
 import os
 import socket
@@ -47,6 +52,8 @@ def upgrade(s, ident, group, secret, props):
              "Sec-WebSocket-Protocol: com.appinf.webtunnel.server/1.0",
              "Authorization: Basic " + cred, "X-WebTunnel-KeepAlive: 30"]
     lines += ["X-PTTH-Set-Property: device;" + p for p in props]
+    if os.environ.get("WT_EXT") is not None:
+        lines.append("X-Reflector-WebTunnel-Ext: " + os.environ["WT_EXT"])
     s.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
     head = b""
     while b"\r\n\r\n" not in head:
@@ -110,7 +117,8 @@ def main():
     for line in head[1:]:
         k, _, v = line.partition(":")
         if k.lower() in ("x-ptth-error", "x-webtunnel-error",
-                         "sec-websocket-protocol", "connection"):
+                         "sec-websocket-protocol", "connection",
+                         "x-reflector-webtunnel-ext"):
             say("header", k.lower(), v.strip())
     if script == "handshake" or " 101 " not in head[0]:
         return
@@ -150,7 +158,7 @@ def main():
                     s.sendall(ws_frame(0x2, wt(0x11, ch)))
                     say("open", ch, struct.unpack("!H", p[4:6])[0])
                 elif wop == 0x00:
-                    s.sendall(ws_frame(0x2, wt(0x00, ch, p[4:])))
+                    say("data", ch, len(p) - 4)
                 elif wop == 0x02:
                     s.sendall(ws_frame(0x2, wt(0x02, ch)))
     except (EOFError, ConnectionError, ssl.SSLError):
