@@ -480,6 +480,20 @@ device_secret() {
 	[ -n "$DEV_SECRET" ] && [ -n "$DEV_HASH" ]
 }
 
+# start_device_httpd DIR: t/helpers/device-httpd serving DIR on a free
+# loopback port, its request log in $TRASH/device.log; sets DPORT and
+# HTTPD_PID.
+start_device_httpd() {
+	DPORT=$(free_port) || return 1
+	spawn "$RF_BUILD/t/helpers/device-httpd" -p "$DPORT" -d "$1" \
+	    -l "$TRASH/device.log"
+	HTTPD_PID=$SPAWN_PID
+	wait_for 5 grep -q listening "$TRASH/spawn.$((${#_tap_pids[@]} - 1)).log" &&
+		return 0
+	diag "device-httpd did not start"
+	return 1
+}
+
 # ------------------------------------------------------------ tinyproxy ----
 
 TINYPROXY=/usr/bin/tinyproxy
