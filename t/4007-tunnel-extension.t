@@ -12,18 +12,12 @@
 
 AGENT=$RF_BUILD/agent/reflector-agent
 CTL=$RF_BUILD/server/reflectorctl
-HTTPD=$RF_BUILD/t/helpers/device-httpd
-for prog in "$AGENT" "$CTL" "$HTTPD"; do
-	[ -x "$prog" ] || skip_all "${prog#"$RF_BUILD"/} is not built"
-done
-command -v python3 >/dev/null || skip_all "python3 is needed for the scripted agent"
-command -v curl >/dev/null || skip_all "curl not installed"
+need "$AGENT" "$CTL" "$RF_BUILD/t/helpers/device-httpd" python3 curl
 
 make_certs "$TRASH/tls" dev1.localhost dev2.localhost >/dev/null 2>&1 ||
 	bail "scripts/mkcert failed"
 PASSWORD='correct horse'
-hash=$(printf '%s\n' "$PASSWORD" | "$CTL" hash-password) ||
-	bail "reflectorctl hash-password failed"
+user_hash "$PASSWORD" || bail "reflectorctl hash-password failed"
 device_secret dev1 plant || bail "reflectorctl new-device-secret failed"
 SECRET1=$DEV_SECRET HASH1=$DEV_HASH
 device_secret dev2 plant || bail "reflectorctl new-device-secret failed"
@@ -37,7 +31,7 @@ devices:
     secret: "$DEV_HASH"
 users:
   - name: alice
-    password: "$hash"
+    password: "$USER_HASH"
     devices: [dev1, dev2]
 EOT
 WORKERS=2 write_config reflector.yml extra.yml || bail "cannot write the config"
@@ -60,11 +54,7 @@ ok "our agent and our reflector use the extension" \
 ok "  ... and the agent says so too" \
     wait_for 5 grep -q 'dev2: extension 1: frames up to 65536' agent.log
 
-# c ARGS...: curl as alice, verifying the test CA, every host on 127.0.0.1.
-c() {
-	curl -sS --max-time $((60 * MULT)) --cacert "$TRASH/tls/ca.pem" \
-	    -u "alice:$PASSWORD" --connect-to "::127.0.0.1:" "$@"
-}
+c() { ucurl "alice:$PASSWORD" "$@"; }
 sum=$(c "https://dev2.localhost:$HTTPS_PORT/two.bin" | sha256sum | cut -d' ' -f1)
 is "$sum" "$(sha256sum <www/two.bin | cut -d' ' -f1)" \
     "2 MB down through the extended tunnel, same checksum"
