@@ -501,6 +501,22 @@ rf_channel_write(struct rf_channel *ch, const void *p, size_t len)
 	return RF_ERR_AGAIN;
 }
 
+/*
+ * Both sides have sent CLOSE (WEBTUNNEL.md: the channel is gone): the
+ * channel ends here and its opener gets closed(NONE); it aborts nothing.
+ * 1 if it ended.
+ */
+static int
+channel_done(struct rf_channel *ch)
+{
+	if (!ch->close_sent || !ch->remote_closed)
+		return 0;
+	debug("device %s: channel %u closed by both sides", ch->t->device,
+	    ch->id);
+	channel_free(ch, 1, RF_WT_ERR_NONE);
+	return 1;
+}
+
 void
 rf_channel_shutdown(struct rf_channel *ch)
 {
@@ -509,8 +525,7 @@ rf_channel_shutdown(struct rf_channel *ch)
 	ch->local_closed = 1;
 	if (ch->state == RF_CH_OPEN) {
 		flush_held(ch);
-		if (ch->close_sent && ch->remote_closed)
-			channel_free(ch, 1, RF_WT_ERR_NONE);
+		(void)channel_done(ch);
 	}
 }
 
@@ -638,8 +653,8 @@ on_close(struct rf_channel *ch)
 	}
 	if (ch->dead)
 		free(ch);
-	else if (ch->close_sent)
-		channel_free(ch, 1, RF_WT_ERR_NONE);
+	else
+		(void)channel_done(ch);
 }
 
 static void
@@ -654,9 +669,7 @@ on_credit(struct rf_channel *ch, uint32_t n)
 	if (ch->state != RF_CH_OPEN || flush_held(ch) != 0)
 		return;
 	/* The CLOSE that waited for credit may have been the last word. */
-	if (ch->close_sent && ch->remote_closed)
-		channel_free(ch, 1, RF_WT_ERR_NONE);
-	else
+	if (!channel_done(ch))
 		check_writable(ch);
 }
 

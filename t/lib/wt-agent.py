@@ -18,8 +18,10 @@
 #   text          send a text message
 #   oversized     announce a 1 GB binary frame
 #   serve         stay connected; answer OPEN_REQUEST with OPEN_CONFIRM
-#                 and echo DATA back (used to hold a device online);
-#                 prints "data CHANNEL LENGTH" for each DATA received
+#                 (used to hold a device online);
+#                 prints "data CHANNEL LENGTH" for each DATA received,
+#                 "close CHANNEL" for a CLOSE (answered with CLOSE) and
+#                 "error CHANNEL CODE" for an ERROR
 #   relay         a plain-protocol agent that works: each OPEN_REQUEST
 #                 connects to 127.0.0.1:port, bytes go both ways in DATA
 #                 frames of at most 2048 bytes, CLOSE is a half-close.
@@ -243,7 +245,10 @@ def main():
                 elif wop == 0x00:
                     say("data", ch, len(p) - 4)
                 elif wop == 0x02:
+                    say("close", ch)
                     s.sendall(ws_frame(0x2, wt(0x02, ch)))
+                elif wop == 0x80:
+                    say("error", ch, struct.unpack("!H", p[4:6])[0])
     except (EOFError, ConnectionError, ssl.SSLError):
         say("read", "eof")
     except socket.timeout:
