@@ -27,6 +27,14 @@
 #define AGENT_Q_LOW		(128 * 1024)
 /* Largest message accepted from the reflector (a stock one sends 2052). */
 #define AGENT_RX_MAX		(64 * 1024 + 6)
+/*
+ * The extension (reflector-webtunnel(7)): the DATA payload we accept and
+ * the window we grant the reflector on each channel.
+ */
+#define AGENT_EXT_FRAME		RF_WT_EXT_FRAME_MAX
+#define AGENT_EXT_WINDOW	(512 * 1024)
+/* The largest frame we send: a DATA header and an extension payload. */
+#define AGENT_TX_MAX		(RF_WT_EXT_FRAME_MAX + RF_WT_HDR_MAX)
 #define AGENT_TUNNEL_PROTO	"com.appinf.webtunnel.server/1.0"
 #define AGENT_TARGET_PROTO	"rf-agent-target"
 
@@ -56,6 +64,9 @@ struct agent_chan {
 	unsigned int		 in_connect:1;	/* inside lws connect */
 	unsigned int		 want_tls:1;	/* TLS once connected */
 	int			 fault;		/* set by a failed connect */
+	uint32_t		 credit;	/* ext: we may send */
+	uint32_t		 rx_avail;	/* ext: the reflector may send */
+	uint32_t		 rx_ungranted;	/* ext: written, not granted */
 };
 
 /* A frame without payload waiting for the tunnel (faults, errors). */
@@ -63,7 +74,7 @@ struct agent_ctrl {
 	STAILQ_ENTRY(agent_ctrl) entry;
 	uint8_t			 op;
 	uint16_t		 channel;
-	uint16_t		 arg;
+	uint32_t		 arg;		/* error code, or CREDIT */
 };
 
 struct agent_dev {
@@ -85,17 +96,16 @@ struct agent_dev {
 	TAILQ_HEAD(, agent_chan) chans;
 	STAILQ_HEAD(, agent_ctrl) ctrl;
 	struct agent_chan	*next;		/* round robin start */
+	int			 ext;		/* the extension is on */
+	size_t			 tx_frame;	/* DATA payload max */
+	uint32_t		 tx_window;	/* the reflector's window */
 };
 
 /*
- * The tunnel's send batch (tunnel.c): whole frames up to 64 KiB, which
- * OpenSSL writes as four full TLS records (a fifth, small one when a
- * batch went a little over 16 KiB was the cost of a smaller fill).
+ * The tunnel's send batch (tunnel.c): frames up to 64 KiB, which OpenSSL
+ * writes as four full TLS records, and room for one largest frame.
  */
-#define AGENT_TX_FRAME_MAX	(RF_WT_STOCK_PAYLOAD_MAX + 6)
-#define AGENT_TX_BATCH		(64 * 1024)
-#define AGENT_TX_FILL		(AGENT_TX_BATCH - RF_WS_HEADER_MAX - \
-				    AGENT_TX_FRAME_MAX)
+#define AGENT_TX_BATCH		(AGENT_TX_MAX + RF_WS_HEADER_MAX)
 #define AGENT_TX_BUF		(LWS_PRE + AGENT_TX_BATCH)
 
 struct rf_agent {

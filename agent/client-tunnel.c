@@ -52,6 +52,8 @@
 
 /* What a stock reflector's clients send at most per message. */
 #define WS_TX_MAX		CLIENT_WS_MSG_MAX
+/* A message is made only where this much room is left in the batch. */
+#define WS_TX_MIN		512
 #define LOCAL_IO_MAX		(64 * 1024)
 #define CONNECT_HEAD_MAX	(16 * 1024)
 
@@ -450,7 +452,7 @@ tunnel_writeable(struct client_conn *c, struct lws *wsi)
 {
 	unsigned char ping[LWS_PRE + 1], *p;
 	struct rf_wsc_batch b;
-	size_t n;
+	size_t n, room;
 
 	if (c->ping_due) {
 		c->ping_due = 0;
@@ -458,11 +460,11 @@ tunnel_writeable(struct client_conn *c, struct lws *wsi)
 			return -1;
 		c->ka.last_tx = lws_now_usecs();
 	}
-	rf_wsc_batch_init(&b, c->cl->txbuf, sizeof(c->cl->txbuf),
-	    CLIENT_TX_FILL);
+	rf_wsc_batch_init(&b, c->cl->txbuf, sizeof(c->cl->txbuf));
 	while (c->to_ws.bytes > 0 && !lws_send_pipe_choked(wsi)) {
-		while ((p = rf_wsc_batch_room(&b, WS_TX_MAX)) != NULL &&
-		    (n = rf_wsc_q_get(&c->to_ws, p, WS_TX_MAX)) > 0)
+		while ((p = rf_wsc_batch_room(&b, WS_TX_MIN, &room)) != NULL &&
+		    (n = rf_wsc_q_get(&c->to_ws, p, room < WS_TX_MAX ? room :
+		    WS_TX_MAX)) > 0)
 			if (rf_wsc_batch_add(&b, n) != 0)
 				return -1;
 		if (rf_wsc_batch_send(wsi, &b) != 0)

@@ -140,10 +140,7 @@ struct client_conn {
  * them to 64 KiB, four full TLS records (client-tunnel.c).
  */
 #define CLIENT_WS_MSG_MAX	2048
-#define CLIENT_TX_BATCH		(64 * 1024)
-#define CLIENT_TX_FILL		(CLIENT_TX_BATCH - RF_WS_HEADER_MAX - \
-				    CLIENT_WS_MSG_MAX)
-#define CLIENT_TX_BUF		(LWS_PRE + CLIENT_TX_BATCH)
+#define CLIENT_TX_BUF		(LWS_PRE + 64 * 1024)
 
 struct client {
 	struct client_target	 t;

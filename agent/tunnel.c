@@ -22,10 +22,25 @@
  * target connection is still open detaches itself (opaque pointer NULL)
  * and asks lws to close it; the callbacks of a detached wsi do nothing.
  *
- * Frames to the reflector never carry more than 2048 payload bytes: a
- * stock reflector may rely on it.  The order on the tunnel is: pending
- * faults and errors, then the channels in turn, each sending its
- * OPEN_CONFIRM before its data and its CLOSE after it.
+ * Frames to a stock reflector never carry more than 2048 payload bytes:
+ * it may rely on it.  The order on the tunnel is: pending faults, errors
+ * and grants, then the channels in turn, each sending its OPEN_CONFIRM
+ * before its data and its CLOSE after it.
+ *
+ * The extension (reflector-webtunnel(7)).  The upgrade announces it in
+ * RF_WT_EXT_HEADER; only a 101 that answers it with a valid value turns
+ * it on, so a stock reflector sees a header it ignores and gets the plain
+ * protocol.  With it, DATA to the reflector carries up to the frame size
+ * it announced, and each channel sends only as far as the credit the
+ * reflector granted (its window at first, then each CREDIT): what the
+ * target sends beyond that waits in to_tunnel, whose high mark stops
+ * reading that target only.  Towards the target, the reflector may have
+ * AGENT_EXT_WINDOW bytes in flight per channel; more is ERROR(PROTOCOL)
+ * on the channel.  Bytes are granted back as they are written to the
+ * target, a quarter window at a time, so a slow target holds back its
+ * own channel and never the tunnel (lws_rx_flow_control is for the plain
+ * protocol only).  The lws WebSocket client still parses every byte it
+ * receives (PLATFORM-NOTES): that, not the frame size, bounds downloads.
  */
 #include <sys/socket.h>
 #include <errno.h>
@@ -41,7 +56,8 @@
 #include "rfagent.h"
 #include "wt.h"
 
-#define TUNNEL_TX_MAX		AGENT_TX_FRAME_MAX
+/* A frame is made only where this much room is left in the batch. */
+#define TUNNEL_TX_MIN		512
 #define TARGET_WRITE_MAX	(16 * 1024)
 
 static int	tunnel_cb(struct lws *, enum lws_callback_reasons, void *,
@@ -53,9 +69,11 @@ const struct lws_protocols rf_agent_tunnel_protocols[] = {
 	/*
 	 * rx_buffer_size stays small: it is allocated per connection up
 	 * front, and an idle tunnel should cost little (PLATFORM-NOTES).
-	 * tx_packet_size covers the largest frame, so lws never splits one.
+	 * tx_packet_size covers the largest frame, so lws never splits one
+	 * (nor copies the rest of one into its own buffer).
 	 */
-	{ AGENT_TUNNEL_PROTO, tunnel_cb, 0, 4096, 0, NULL, 4096 },
+	{ AGENT_TUNNEL_PROTO, tunnel_cb, 0, 4096, 0, NULL,
+	    AGENT_TX_MAX + 16 },
 	{ NULL, NULL, 0, 0, 0, NULL, 0 }
 };
 
@@ -85,7 +103,7 @@ want_write(struct agent_dev *d)
 }
 
 static void
-ctrl_put(struct agent_dev *d, uint8_t op, uint16_t channel, uint16_t arg)
+ctrl_put(struct agent_dev *d, uint8_t op, uint16_t channel, uint32_t arg)
 {
 	struct agent_ctrl *f;
 
@@ -223,6 +241,8 @@ chan_open(struct agent_dev *d, uint16_t id, uint16_t port)
 	c->id = id;
 	c->port = port;
 	c->state = CHAN_CONNECTING;
+	c->credit = d->tx_window;
+	c->rx_avail = AGENT_EXT_WINDOW;
 	c->deadline = lws_now_usecs() +
 	    (int64_t)d->agent->s.connect_timeout * LWS_US_PER_SEC;
 	rf_wsc_q_init(&c->to_target);
@@ -268,6 +288,15 @@ chan_data(struct agent_dev *d, struct agent_chan *c, const void *p,
 		chan_abort(c, RF_WT_ERROR, RF_WT_ERR_PROTOCOL);
 		return;
 	}
+	if (d->ext) {
+		if (len > c->rx_avail) {
+			logit("%s: channel %u: the reflector sent beyond its "
+			    "credit", d->conf.id, c->id);
+			chan_abort(c, RF_WT_ERROR, RF_WT_ERR_PROTOCOL);
+			return;
+		}
+		c->rx_avail -= (uint32_t)len;
+	}
 	if (c->target_gone)
 		return;		/* in flight when the target closed */
 	if (rf_wsc_q_put(&c->to_target, p, len) != 0) {
@@ -278,16 +307,52 @@ chan_data(struct agent_dev *d, struct agent_chan *c, const void *p,
 	if (c->wsi != NULL && c->state == CHAN_OPEN)
 		lws_callback_on_writable(c->wsi);
 	/*
-	 * The protocol has no per-channel window, so a slow target can only
-	 * be protected by reading less from the whole tunnel.
+	 * The plain protocol has no per-channel window, so a slow target can
+	 * only be protected by reading less from the whole tunnel.  With the
+	 * extension the window bounds to_target already.
 	 */
-	if (!c->over && c->to_target.bytes > AGENT_Q_HIGH) {
+	if (!d->ext && !c->over && c->to_target.bytes > AGENT_Q_HIGH) {
 		c->over = 1;
 		if (d->nover++ == 0 && !d->paused && d->wsi != NULL) {
 			d->paused = 1;
 			lws_rx_flow_control(d->wsi, 0);
 		}
 	}
+}
+
+/* CREDIT from the reflector: more of this channel's data may go. */
+static void
+chan_credit(struct agent_dev *d, struct agent_chan *c, uint32_t n)
+{
+	if (n > RF_WT_EXT_CREDIT_MAX - c->credit) {
+		logit("%s: channel %u: the reflector granted beyond 2^31-1 "
+		    "bytes", d->conf.id, c->id);
+		chan_abort(c, RF_WT_ERROR, RF_WT_ERR_PROTOCOL);
+		return;
+	}
+	c->credit += n;
+	if (c->to_tunnel.bytes > 0)
+		want_write(d);
+}
+
+/*
+ * n bytes went to the target: grant them back once they add up to a
+ * quarter window.  The reflector keeps at least three quarters of a
+ * window meanwhile, so it never waits on a grant while the target reads.
+ */
+static void
+chan_grant(struct agent_chan *c, size_t n)
+{
+	struct agent_dev *d = c->dev;
+
+	if (!d->ext)
+		return;
+	c->rx_ungranted += (uint32_t)n;
+	if (c->peer_closed || c->rx_ungranted < AGENT_EXT_WINDOW / 4)
+		return;
+	ctrl_put(d, RF_WT_CREDIT, c->id, c->rx_ungranted);
+	c->rx_avail += c->rx_ungranted;
+	c->rx_ungranted = 0;
 }
 
 /* CLOSE from the reflector: FIN to the target once the queue is out. */
@@ -312,7 +377,11 @@ handle_frame(struct agent_dev *d, const unsigned char *msg, size_t len)
 	struct agent_chan *c;
 	int r;
 
-	if ((r = rf_wt_decode(msg, len, &f)) != 0) {
+	r = rf_wt_decode(msg, len, &f);
+	/* CREDIT is an unknown opcode without the extension. */
+	if (!d->ext && f.op == RF_WT_CREDIT)
+		r = RF_ERR_INVAL;
+	if (r != 0) {
 		if (r == RF_ERR_INVAL)
 			ctrl_put(d, RF_WT_ERROR, f.channel, RF_WT_ERR_PROTOCOL);
 		else
@@ -338,6 +407,11 @@ handle_frame(struct agent_dev *d, const unsigned char *msg, size_t len)
 	case RF_WT_CLOSE:
 		if (c != NULL)
 			chan_peer_close(c);
+		break;
+	case RF_WT_CREDIT:
+		/* A grant for a channel we ended already is late, not wrong. */
+		if (c != NULL)
+			chan_credit(d, c, f.credit);
 		break;
 	case RF_WT_ERROR:
 		if (c != NULL) {
@@ -381,15 +455,17 @@ tunnel_rx(struct agent_dev *d, struct lws *wsi, const void *in, size_t len)
 }
 
 /*
- * The next frame for the tunnel into buf (room for TUNNEL_TX_MAX); its
- * length, or 0 if nothing is waiting.
+ * The next frame for the tunnel into buf, which has room bytes (at least
+ * TUNNEL_TX_MIN; a DATA frame is cut to fit); its length, or 0 if nothing
+ * is waiting.  With the extension a channel
+ * without credit is skipped: its bytes wait, the others go.
  */
 static size_t
-next_frame(struct agent_dev *d, unsigned char *buf)
+next_frame(struct agent_dev *d, unsigned char *buf, size_t room)
 {
 	struct agent_chan *c, *start;
 	struct agent_ctrl *f;
-	size_t hl, n;
+	size_t hl, n, max;
 
 	if ((f = STAILQ_FIRST(&d->ctrl)) != NULL) {
 		STAILQ_REMOVE_HEAD(&d->ctrl, entry);
@@ -406,10 +482,17 @@ next_frame(struct agent_dev *d, unsigned char *buf)
 			return rf_wt_encode_header(buf, RF_WT_OPEN_CONFIRM,
 			    c->id, 0);
 		}
-		if (c->state == CHAN_OPEN && c->to_tunnel.bytes > 0) {
+		if (c->state == CHAN_OPEN && c->to_tunnel.bytes > 0 &&
+		    (!d->ext || c->credit > 0)) {
+			max = d->tx_frame;
+			if (d->ext && max > c->credit)
+				max = c->credit;
+			if (max > room - RF_WT_HDR_MAX)
+				max = room - RF_WT_HDR_MAX;
 			hl = rf_wt_encode_header(buf, RF_WT_DATA, c->id, 0);
-			n = rf_wsc_q_get(&c->to_tunnel, buf + hl,
-			    RF_WT_STOCK_PAYLOAD_MAX);
+			n = rf_wsc_q_get(&c->to_tunnel, buf + hl, max);
+			if (d->ext)
+				c->credit -= (uint32_t)n;
 			d->st.bytes_out += n;
 			if (c->paused && c->wsi != NULL &&
 			    c->to_tunnel.bytes < AGENT_Q_LOW) {
@@ -439,7 +522,7 @@ tunnel_writeable(struct agent_dev *d, struct lws *wsi)
 {
 	unsigned char ping[LWS_PRE + 1], *p;
 	struct rf_wsc_batch b;
-	size_t n = 0;
+	size_t n = 0, room;
 
 	if (d->ping_due) {
 		d->ping_due = 0;
@@ -447,11 +530,10 @@ tunnel_writeable(struct agent_dev *d, struct lws *wsi)
 			return -1;
 		d->ka.last_tx = lws_now_usecs();
 	}
-	rf_wsc_batch_init(&b, d->agent->txbuf, sizeof(d->agent->txbuf),
-	    AGENT_TX_FILL);
+	rf_wsc_batch_init(&b, d->agent->txbuf, sizeof(d->agent->txbuf));
 	while (!lws_send_pipe_choked(wsi)) {
-		while ((p = rf_wsc_batch_room(&b, TUNNEL_TX_MAX)) != NULL &&
-		    (n = next_frame(d, p)) > 0)
+		while ((p = rf_wsc_batch_room(&b, TUNNEL_TX_MIN, &room)) !=
+		    NULL && (n = next_frame(d, p, room)) > 0)
 			if (rf_wsc_batch_add(&b, n) != 0)
 				return -1;
 		if (b.len == 0)
@@ -471,7 +553,8 @@ tunnel_writeable(struct agent_dev *d, struct lws *wsi)
 static int
 append_headers(struct agent_dev *d, char **p, size_t room)
 {
-	char user[300], auth[700], *end = *p + room;
+	char user[300], auth[700], ext[64], *end = *p + room;
+	struct rf_wt_ext ours;
 	int n;
 
 	n = snprintf(user, sizeof(user), "%s@%s", d->conf.id, d->conf.group);
@@ -487,8 +570,13 @@ append_headers(struct agent_dev *d, char **p, size_t room)
 	    (size_t)(end - *p))) < 0)
 		goto toolong;
 	*p += n;
+	ours.frame = AGENT_EXT_FRAME;
+	ours.window = AGENT_EXT_WINDOW;
+	if (rf_wt_ext_format(&ours, ext, sizeof(ext)) != 0)
+		goto toolong;
 	n = snprintf(*p, (size_t)(end - *p), "X-WebTunnel-KeepAlive: %d\r\n"
-	    "User-Agent: reflector-agent/%s\r\n", d->agent->s.keepalive,
+	    RF_WT_EXT_HEADER ": %s\r\n"
+	    "User-Agent: reflector-agent/%s\r\n", d->agent->s.keepalive, ext,
 #ifdef RF_VERSION
 	    RF_VERSION
 #else
@@ -506,13 +594,51 @@ toolong:
 	return -1;
 }
 
+/*
+ * The reflector's answer to our extension header: on only if it sent a
+ * valid one.  Anything else is the plain protocol, never a failure.
+ */
+static void
+check_extension(struct agent_dev *d, struct lws *wsi)
+{
+	/* lws keeps unknown header names lowercased. */
+	static const char name[] = "x-reflector-webtunnel-ext:";
+	struct rf_wt_ext theirs;
+	char v[128];
+	int n;
+
+	d->ext = 0;
+	d->tx_frame = RF_WT_STOCK_PAYLOAD_MAX;
+	d->tx_window = 0;
+	n = lws_hdr_custom_copy(wsi, v, sizeof(v), name,
+	    (int)sizeof(name) - 1);
+	if (n < 0) {
+		verbose("%s: the reflector speaks the plain protocol",
+		    d->conf.id);
+		return;
+	}
+	if (rf_wt_ext_parse(v, &theirs) != 0) {
+		logit("%s: unusable %s answer \"%.60s\": plain protocol",
+		    d->conf.id, RF_WT_EXT_HEADER, v);
+		return;
+	}
+	d->ext = 1;
+	d->tx_frame = theirs.frame;
+	d->tx_window = theirs.window;
+	verbose("%s: extension 1: frames up to %zu bytes, window %u to the "
+	    "reflector, %u from it", d->conf.id, d->tx_frame,
+	    (unsigned)d->tx_window, (unsigned)AGENT_EXT_WINDOW);
+}
+
 /* A 101 must name our subprotocol exactly, as a stock agent requires. */
 static int
 check_upgrade(struct agent_dev *d, struct lws *wsi)
 {
 	if (rf_wsc_check_subprotocol(wsi, AGENT_TUNNEL_PROTO,
-	    d->st.last_error, sizeof(d->st.last_error)) == 0)
+	    d->st.last_error, sizeof(d->st.last_error)) == 0) {
+		check_extension(d, wsi);
 		return 0;
+	}
 	d->reason_set = 1;
 	return -1;
 }
@@ -824,6 +950,7 @@ target_writeable(struct agent_chan *c, struct lws *wsi)
 		n = rf_wsc_q_get(&c->to_target, buf, sizeof(buf));
 		if (target_put(c, wsi, buf, n) != 0)
 			return -1;
+		chan_grant(c, n);
 	}
 	if (c->to_target.bytes < AGENT_Q_LOW)
 		chan_unover(c);

@@ -319,13 +319,11 @@ rf_wsc_ka_check(struct rf_wsc_ka *ka, int64_t now)
 /* ------------------------------------------------------------ sending -- */
 
 void
-rf_wsc_batch_init(struct rf_wsc_batch *b, unsigned char *storage, size_t len,
-    size_t fill)
+rf_wsc_batch_init(struct rf_wsc_batch *b, unsigned char *storage, size_t len)
 {
 	b->buf = storage + LWS_PRE;
 	b->cap = len > LWS_PRE ? len - LWS_PRE : 0;
 	b->len = 0;
-	b->fill = fill;
 	b->room_hdr = b->room_max = 0;
 	b->nkeys = 0;
 }
@@ -352,19 +350,21 @@ masked_header_len(size_t len)
 }
 
 /*
- * A message goes after room for the header of one of max bytes; a
- * shorter one than that may need a shorter header, and rf_wsc_batch_add
- * then moves it back to where that ends.
+ * A message goes after the header its largest size would need; a shorter
+ * one may need a shorter header, and rf_wsc_batch_add then moves it back
+ * to where that ends.
  */
 unsigned char *
-rf_wsc_batch_room(struct rf_wsc_batch *b, size_t max)
+rf_wsc_batch_room(struct rf_wsc_batch *b, size_t min, size_t *room)
 {
-	size_t h = masked_header_len(max);
+	size_t left = b->cap - b->len, h;
 
-	if (b->len >= b->fill || b->cap - b->len < h + max)
+	*room = 0;
+	if (left < RF_WS_HEADER_MAX + min)
 		return NULL;
+	h = masked_header_len(left - RF_WS_HEADER_MAX);
 	b->room_hdr = h;
-	b->room_max = max;
+	b->room_max = *room = left - h;
 	return b->buf + b->len + h;
 }
 

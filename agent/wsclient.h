@@ -129,9 +129,9 @@ void	rf_wsc_failure_text(const struct rf_wsc_failure *, const char *hint401,
  * as they are (LWS_WRITE_HTTP is written unframed; lws keeps what the
  * socket did not take, as for any write).
  *
- *	rf_wsc_batch_init(&b, storage, sizeof(storage), FILL);
- *	while ((p = rf_wsc_batch_room(&b, MAX)) != NULL &&
- *	    (n = produce(p, MAX)) > 0)
+ *	rf_wsc_batch_init(&b, storage, sizeof(storage));
+ *	while ((p = rf_wsc_batch_room(&b, MIN, &room)) != NULL &&
+ *	    (n = produce(p, room)) > 0)
  *		rf_wsc_batch_add(&b, n);
  *	rf_wsc_batch_send(wsi, &b);
  */
@@ -139,21 +139,21 @@ struct rf_wsc_batch {
 	unsigned char	*buf;		/* after LWS_PRE of the storage */
 	size_t		 cap;
 	size_t		 len;		/* framed bytes in buf */
-	size_t		 fill;		/* stop offering room past this */
 	size_t		 room_hdr;	/* header room of the offered room */
 	size_t		 room_max;	/* its size */
 	uint8_t		 keys[4 * 32];	/* mask keys, one RAND_bytes */
 	size_t		 nkeys;		/* not used yet, from the end */
 };
 
-/* storage of len bytes; a batch stops taking messages past about fill. */
+/* A batch in storage of len bytes, LWS_PRE of them before its frames. */
 void	rf_wsc_batch_init(struct rf_wsc_batch *, unsigned char *storage,
-	    size_t len, size_t fill);
+	    size_t len);
 /*
- * Where the next message of at most max bytes goes, or NULL when the
- * batch is full.  Write it there, then call rf_wsc_batch_add.
+ * Where the next message goes and in *room how long it may be; NULL when
+ * less than min bytes are left.  Write it there, then rf_wsc_batch_add.
  */
-unsigned char *rf_wsc_batch_room(struct rf_wsc_batch *, size_t max);
+unsigned char *rf_wsc_batch_room(struct rf_wsc_batch *, size_t min,
+	    size_t *room);
 /* Frames the len bytes written at the room as one binary message. */
 int	rf_wsc_batch_add(struct rf_wsc_batch *, size_t len);
 /* Sends and empties the batch: 0, or -1 when lws failed. */

@@ -6,6 +6,7 @@
  * byte stores are into buffers this file writes.
  */
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "buf.h"
@@ -27,6 +28,8 @@ rf_wt_header_len(uint8_t op)
 	case RF_WT_OPEN_FAULT:
 	case RF_WT_ERROR:
 		return 6;
+	case RF_WT_CREDIT:
+		return 8;
 	default:
 		return 4;
 	}
@@ -43,6 +46,7 @@ rf_wt_op_known(uint8_t op)
 	case RF_WT_PROP_UPDATE:
 	case RF_WT_ERROR:
 	case RF_WT_OPEN_FAULT:
+	case RF_WT_CREDIT:
 		return 1;
 	default:
 		return 0;
@@ -67,6 +71,8 @@ rf_wt_op_name(uint8_t op)
 		return "ERROR";
 	case RF_WT_OPEN_FAULT:
 		return "OPEN_FAULT";
+	case RF_WT_CREDIT:
+		return "CREDIT";
 	default:
 		return "unknown";
 	}
@@ -113,6 +119,7 @@ rf_wt_decode(const void *msg, size_t len, struct rf_wt_frame *f)
 {
 	struct rf_buf	 b;
 	uint16_t	 arg = 0;
+	uint32_t	 credit = 0;
 
 	memset(f, 0, sizeof(*f));
 	rf_buf_from(&b, msg, len);
@@ -126,7 +133,10 @@ rf_wt_decode(const void *msg, size_t len, struct rf_wt_frame *f)
 		return RF_ERR_INVAL;
 	if (rf_wt_header_len(f->op) == 6 && rf_buf_get_u16(&b, &arg) != 0)
 		return RF_ERR_PROTO;
+	if (rf_wt_header_len(f->op) == 8 && rf_buf_get_u32(&b, &credit) != 0)
+		return RF_ERR_PROTO;
 	f->arg = arg;
+	f->credit = credit;
 	if (!wt_has_payload(f->op)) {
 		/* Trailing bytes: the peer and we disagree on the format. */
 		if (rf_buf_len(&b) != 0)
@@ -140,7 +150,7 @@ rf_wt_decode(const void *msg, size_t len, struct rf_wt_frame *f)
 
 size_t
 rf_wt_encode_header(unsigned char *hdr, uint8_t op, uint16_t channel,
-    uint16_t arg)
+    uint32_t arg)
 {
 	size_t	 n = rf_wt_header_len(op);
 
@@ -151,6 +161,11 @@ rf_wt_encode_header(unsigned char *hdr, uint8_t op, uint16_t channel,
 	if (n == 6) {
 		hdr[4] = (unsigned char)(arg >> 8);
 		hdr[5] = (unsigned char)arg;
+	} else if (n == 8) {
+		hdr[4] = (unsigned char)(arg >> 24);
+		hdr[5] = (unsigned char)(arg >> 16);
+		hdr[6] = (unsigned char)(arg >> 8);
+		hdr[7] = (unsigned char)arg;
 	}
 	return n;
 }
@@ -162,9 +177,9 @@ rf_wt_encode_header(unsigned char *hdr, uint8_t op, uint16_t channel,
  */
 int
 rf_wt_encode(struct rf_buf *out, uint8_t op, uint16_t channel,
-    uint16_t arg, const void *payload, size_t len)
+    uint32_t arg, const void *payload, size_t len)
 {
-	unsigned char	 hdr[6], *dp;
+	unsigned char	 hdr[RF_WT_HDR_MAX], *dp;
 	size_t		 hlen;
 	int		 r;
 
@@ -421,4 +436,129 @@ out:
 	if (r != 0)
 		name[0] = value[0] = '\0';
 	return r;
+}
+
+/* ------------------------------------------------------- extension -- */
+
+static int
+wt_is_digit(uint8_t c)
+{
+	return c >= '0' && c <= '9';
+}
+
+static void
+wt_skip_ows(struct rf_buf *b)
+{
+	uint8_t	 c;
+
+	while (rf_buf_peek_u8(b, 0, &c) == 0 && wt_is_ows(c))
+		rf_buf_consume(b, 1);
+}
+
+/* A decimal number of at most 10 digits, no sign, no leading junk. */
+static int
+wt_ext_number(struct rf_buf *b, uint64_t *v)
+{
+	uint8_t	 c;
+	int	 digits = 0;
+
+	*v = 0;
+	while (rf_buf_peek_u8(b, 0, &c) == 0 && wt_is_digit(c)) {
+		if (++digits > 10)
+			return RF_ERR_PROTO;
+		*v = *v * 10 + (uint64_t)(c - '0');
+		rf_buf_consume(b, 1);
+	}
+	return digits > 0 ? 0 : RF_ERR_PROTO;
+}
+
+/* One "name=value" parameter; value is a number for the names we know. */
+static int
+wt_ext_param(struct rf_buf *b, struct rf_wt_ext *e, int *seen)
+{
+	char		 name[16];
+	size_t		 n = 0;
+	uint64_t	 v;
+	uint8_t		 c;
+
+	while (rf_buf_peek_u8(b, 0, &c) == 0 && wt_is_name_char(c)) {
+		if (n + 1 >= sizeof(name))
+			return RF_ERR_PROTO;
+		name[n++] = (char)c;
+		rf_buf_consume(b, 1);
+	}
+	name[n] = '\0';
+	if (n == 0 || rf_buf_get_u8(b, &c) != 0 || c != '=')
+		return RF_ERR_PROTO;
+	if (strcmp(name, "frame") == 0 || strcmp(name, "window") == 0) {
+		int bit = name[0] == 'f' ? 1 : 2;
+
+		if ((*seen & bit) || wt_ext_number(b, &v) != 0 ||
+		    v > UINT32_MAX)
+			return RF_ERR_PROTO;
+		*seen |= bit;
+		if (bit == 1)
+			e->frame = (uint32_t)v;
+		else
+			e->window = (uint32_t)v;
+		return 0;
+	}
+	/* Unknown: skip its value, a token up to the next ';'. */
+	while (rf_buf_peek_u8(b, 0, &c) == 0 && c != ';') {
+		if (wt_is_ctl(c))
+			return RF_ERR_PROTO;
+		rf_buf_consume(b, 1);
+	}
+	return 0;
+}
+
+/*
+ * Strict where it matters (numbers, ranges, each known parameter once)
+ * and lenient about what a later version may add, so that a newer agent
+ * still gets version 1 from an older reflector.
+ */
+int
+rf_wt_ext_parse(const char *value, struct rf_wt_ext *e)
+{
+	struct rf_buf	 b;
+	uint64_t	 version;
+	uint8_t		 c;
+	int		 seen = 0, r;
+
+	memset(e, 0, sizeof(*e));
+	rf_buf_from(&b, value, strlen(value));
+	wt_skip_ows(&b);
+	if (wt_ext_number(&b, &version) != 0 || version != RF_WT_EXT_VERSION)
+		goto bad;
+	for (;;) {
+		wt_skip_ows(&b);
+		if (rf_buf_len(&b) == 0)
+			break;
+		if (rf_buf_get_u8(&b, &c) != 0 || c != ';')
+			goto bad;
+		wt_skip_ows(&b);
+		if ((r = wt_ext_param(&b, e, &seen)) != 0)
+			goto bad;
+	}
+	if (seen != 3 || e->frame < RF_WT_STOCK_PAYLOAD_MAX ||
+	    e->frame > RF_WT_EXT_FRAME_MAX ||
+	    e->window < RF_WT_EXT_WINDOW_MIN ||
+	    e->window > RF_WT_EXT_WINDOW_MAX || e->window < e->frame)
+		goto bad;
+	return 0;
+bad:
+	memset(e, 0, sizeof(*e));
+	return RF_ERR_PROTO;
+}
+
+int
+rf_wt_ext_format(const struct rf_wt_ext *e, char *out, size_t len)
+{
+	int	 n;
+
+	n = snprintf(out, len, "%d; frame=%u; window=%u", RF_WT_EXT_VERSION,
+	    (unsigned)e->frame, (unsigned)e->window);
+	if (n < 0 || (size_t)n >= len)
+		return RF_ERR_LIMIT;
+	return 0;
 }

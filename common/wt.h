@@ -2,8 +2,10 @@
 /*
  * The WebTunnel wire format (../shared/WEBTUNNEL.md §2-§3): the frames of a
  * device tunnel, the PROP_UPDATE payload and the X-PTTH-Set-Property
- * header.  Pure encoding and decoding over struct rf_buf; no I/O.  Every
- * decoder takes untrusted bytes and has a fuzz target.
+ * header, and our extension of it (reflector-webtunnel(7)): larger frames
+ * and per-channel credit, negotiated by RF_WT_EXT_HEADER.  Pure encoding
+ * and decoding over struct rf_buf; no I/O.  Every decoder takes untrusted
+ * bytes and has a fuzz target.
  */
 #ifndef RF_WT_H
 #define RF_WT_H
@@ -19,6 +21,21 @@
 /* A stock agent's receive buffer: 4 header bytes + 2048 payload bytes. */
 #define RF_WT_STOCK_PAYLOAD_MAX	2048
 
+/*
+ * The extension (reflector-webtunnel(7)).  Each side announces, in this
+ * header of the upgrade request and of the 101, the largest DATA payload
+ * it accepts and the window it grants the other side on every channel.
+ * A stock peer never sends it; without both announcements neither side
+ * uses the extension.
+ */
+#define RF_WT_EXT_HEADER	"X-Reflector-WebTunnel-Ext"
+#define RF_WT_EXT_VERSION	1
+#define RF_WT_EXT_FRAME_MAX	65536		/* largest payload we allow */
+#define RF_WT_EXT_WINDOW_MIN	RF_WT_STOCK_PAYLOAD_MAX
+#define RF_WT_EXT_WINDOW_MAX	(1U << 30)
+/* Credit a sender may hold on a channel; a grant beyond it is an error. */
+#define RF_WT_EXT_CREDIT_MAX	0x7fffffffU
+
 enum rf_wt_op {
 	RF_WT_DATA = 0x00,
 	RF_WT_OPEN_REQUEST = 0x01,	/* server -> agent, arg = port */
@@ -27,6 +44,12 @@ enum rf_wt_op {
 	RF_WT_PROP_UPDATE = 0x40,	/* agent -> server, channel 0 */
 	RF_WT_ERROR = 0x80,		/* abort, arg = error code */
 	RF_WT_OPEN_FAULT = 0x81,	/* agent -> server, arg = error code */
+	/*
+	 * Ours, both ways, only on a tunnel that negotiated the extension:
+	 * a u32 of bytes granted, after the 4-byte header.  0x21 is in no
+	 * stock implementation; a stock peer would answer ERROR(PROTOCOL).
+	 */
+	RF_WT_CREDIT = 0x21,
 };
 
 enum rf_wt_error {
@@ -46,11 +69,12 @@ struct rf_wt_frame {
 	uint8_t			 flags;
 	uint16_t		 channel;
 	uint16_t		 arg;		/* port or error code, else 0 */
+	uint32_t		 credit;	/* CREDIT: bytes granted */
 	const unsigned char	*payload;	/* DATA, PROP_UPDATE; else NULL */
 	size_t			 len;
 };
 
-/* 6 for OPEN_REQUEST, OPEN_FAULT and ERROR, 4 for the others. */
+/* 6 for OPEN_REQUEST, OPEN_FAULT and ERROR, 8 for CREDIT, else 4. */
 size_t	rf_wt_header_len(uint8_t op);
 /* 1 if op is one of enum rf_wt_op. */
 int	rf_wt_op_known(uint8_t op);
@@ -67,15 +91,36 @@ const char *rf_wt_error_name(uint16_t err);
 int	rf_wt_decode(const void *msg, size_t len, struct rf_wt_frame *f);
 
 /*
- * Writes the header of a frame into hdr (room for 6 bytes) and returns
- * its length: for zero-copy sends the header goes right before a payload
- * already in place.
+ * Writes the header of a frame into hdr (room for RF_WT_HDR_MAX bytes) and
+ * returns its length: for zero-copy sends the header goes right before a
+ * payload already in place.  arg is the port or error code (16 bits), or
+ * the credit of a CREDIT frame.
  */
+#define RF_WT_HDR_MAX	8
 size_t	rf_wt_encode_header(unsigned char *hdr, uint8_t op, uint16_t channel,
-	    uint16_t arg);
+	    uint32_t arg);
 /* Appends one whole frame (header and payload) to out. */
 int	rf_wt_encode(struct rf_buf *out, uint8_t op, uint16_t channel,
-	    uint16_t arg, const void *payload, size_t len);
+	    uint32_t arg, const void *payload, size_t len);
+
+/* What one side announced in RF_WT_EXT_HEADER. */
+struct rf_wt_ext {
+	uint32_t	 frame;		/* largest DATA payload it takes */
+	uint32_t	 window;	/* initial credit it grants per channel */
+};
+
+/*
+ * One RF_WT_EXT_HEADER value: "1; frame=<n>; window=<n>" (version first,
+ * then parameters in any order, separated by ';' with optional spaces;
+ * unknown parameters are ignored so that a later version can add some).
+ * 0 on success.  RF_ERR_PROTO for anything else: another version, a
+ * parameter missing or repeated, a number out of range (frame 2048-65536,
+ * window 2048-2^30, window >= frame), garbage.  The caller falls back to
+ * the plain protocol then; it never fails the handshake.
+ */
+int	rf_wt_ext_parse(const char *value, struct rf_wt_ext *);
+/* The header value for e into out; RF_ERR_LIMIT if it does not fit. */
+int	rf_wt_ext_format(const struct rf_wt_ext *, char *out, size_t len);
 
 /*
  * PROP_UPDATE payload: a count byte, then count key/value pairs, each

@@ -292,14 +292,47 @@ set_properties(struct rf_front *f, struct rf_tunnel *t)
 	}
 }
 
+/*
+ * Our agent announces the extension (reflector-webtunnel(7)); a stock one
+ * never does.  1 and the answer's header line in line when both sides
+ * will use it; 0 and an empty line otherwise.  A garbled announcement
+ * means the plain protocol, never a failed handshake.
+ */
+static int
+tunnel_extension(const struct rf_http_head *h, const char *peer,
+    struct rf_wt_ext *theirs, char *line, size_t len)
+{
+	struct rf_wt_ext ours;
+	char v[128], ev[64];
+
+	line[0] = '\0';
+	if (field(h, "x-reflector-webtunnel-ext", v, sizeof(v)) != 0)
+		return 0;
+	if (rf_wt_ext_parse(v, theirs) != 0) {
+		verbose("%s: unusable %s header \"%.60s\": plain protocol",
+		    peer, RF_WT_EXT_HEADER, v);
+		return 0;
+	}
+	rf_tunnel_ext_ours(&ours);
+	if (rf_wt_ext_format(&ours, ev, sizeof(ev)) != 0 ||
+	    (size_t)snprintf(line, len, RF_WT_EXT_HEADER ": %s\r\n", ev) >=
+	    len) {
+		line[0] = '\0';
+		return 0;
+	}
+	return 1;
+}
+
 static int
 upgrade(struct rf_front *f)
 {
 	const struct rf_http_head *h = f->head;
 	char id[128], group[64], secret[256], key[64], accept[32], ka[16];
+	char extline[128];
 	const char *peer = f->conn != NULL ? f->conn->peer : "?";
+	struct rf_wt_ext ext;
 	struct rf_buf b;
-	int keepalive = 300;
+	int keepalive = 300, use_ext;
 
 	if (field(h, "upgrade", key, sizeof(key)) != 0 ||
 	    strcasecmp(key, "websocket") != 0 ||
@@ -339,6 +372,7 @@ upgrade(struct rf_front *f)
 	if (field(h, "x-webtunnel-keepalive", ka, sizeof(ka)) == 0 &&
 	    atoi(ka) > 0 && atoi(ka) <= 86400)
 		keepalive = atoi(ka);
+	use_ext = tunnel_extension(h, peer, &ext, extline, sizeof(extline));
 	/* Connection: Upgrade as the whole value: stock agents compare it. */
 	rf_buf_init(&b, 1024);
 	if (rf_buf_putf(&b, "HTTP/1.1 101 Switching Protocols\r\n"
@@ -346,10 +380,11 @@ upgrade(struct rf_front *f)
 	    "Connection: Upgrade\r\n"
 	    "Sec-WebSocket-Accept: %s\r\n"
 	    "Sec-WebSocket-Protocol: " RF_WT_SUBPROTO_SERVER "\r\n"
-	    "X-WebTunnel-KeepAlive: %d\r\n\r\n", accept, keepalive) != 0 ||
-	    send_buf(f, &b, 1) != 0)
+	    "X-WebTunnel-KeepAlive: %d\r\n%s\r\n", accept, keepalive,
+	    extline) != 0 || send_buf(f, &b, 1) != 0)
 		return -1;
-	f->t = rf_tunnel_open(f->wsi, id, group, peer, keepalive);
+	f->t = rf_tunnel_open(f->wsi, id, group, peer, keepalive,
+	    use_ext ? &ext : NULL);
 	if (f->t == NULL)
 		return -1;
 	set_properties(f, f->t);

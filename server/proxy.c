@@ -1170,11 +1170,9 @@ proxy_channel_eof(void *arg)
 	struct proxy_conn	*pc = arg;
 
 	pc->ch_eof = 1;
-	if (pc->state == PX_GONE) {
-		rf_channel_abort(pc->ch);
-		gone_free(pc);
+	/* Our CLOSE went: tunnel.c ends the channel, proxy_channel_closed. */
+	if (pc->state == PX_GONE)
 		return;
-	}
 	if (pc->state == PX_UPGRADED) {
 		pc->close_after = 1;
 		pc->state = PX_CLOSING;
@@ -1408,15 +1406,9 @@ client_eof(void *arg)
 	struct proxy_conn	*pc = arg;
 
 	pc->ch_eof = 1;
-	if (pc->state == PX_GONE || pc->ws_close_rcvd) {
-		/* Both sides have closed: tunnel.c waits for nothing more. */
-		rf_channel_abort(pc->ch);
-		pc->ch = NULL;
-		if (pc->state == PX_GONE) {
-			gone_free(pc);
-			return;
-		}
-	}
+	/* If our CLOSE went, tunnel.c ends the channel: client_closed. */
+	if (pc->state == PX_GONE)
+		return;
 	client_close(pc, RF_WS_CLOSE_NORMAL, NULL);
 }
 

@@ -24,8 +24,11 @@
  * Channels.  The reflector picks channel numbers (never 0).  A channel is
  * OPENING until OPEN_CONFIRM; data written meanwhile is held and sent
  * after it.  CLOSE is a half-close each way; the channel ends when both
- * sides have closed, or at ERROR from either side.  Frames to the agent
- * carry at most 2048 payload bytes, which every stock agent accepts.
+ * sides have closed, or at ERROR from either side.  Frames to a stock
+ * agent carry at most 2048 payload bytes, which every stock agent accepts.
+ * A channel whose opener shut it (rf_channel_shutdown) ends by itself
+ * when the agent's CLOSE arrives: the opener gets eof() and then
+ * closed(NONE), and needs to abort nothing.
  *
  * Bad input.  A frame that cannot be decoded (too short for its opcode)
  * or a text message closes this tunnel only; an unknown opcode is answered
@@ -35,7 +38,23 @@
  *
  * Flow control.  The stock protocol has none: when a reader of a channel
  * cannot keep up, rf_channel_pause stops reading the whole tunnel until
- * no channel is paused (WEBTUNNEL.md; our own extension will fix this).
+ * no channel is paused (WEBTUNNEL.md).
+ *
+ * The extension (reflector-webtunnel(7)).  When the agent's upgrade
+ * carried RF_WT_EXT_HEADER and front.c answered it, DATA to the agent
+ * carries up to the agent's frame size, and each direction of each
+ * channel has a credit window.  Sending: a channel holds what it was
+ * given in ch->held and puts on the tunnel only what its credit allows;
+ * CREDIT from the agent lets more go; CLOSE leaves after the held bytes.
+ * The high/low marks count held and queued bytes together, so openers see
+ * the same AGAIN/writable() as before; lws_send_pipe_choked still paces
+ * the tunnel as a whole.  Receiving: the agent may have at most
+ * RF_TUNNEL_EXT_WINDOW bytes in flight on a channel; more is
+ * ERROR(PROTOCOL) on that channel, never buffered.  Bytes are granted
+ * back once data() has taken them, unless the opener paused the channel:
+ * then grants stop for that channel only, its opener's own high mark
+ * plus one window bounds what is buffered, and the other channels and
+ * the tunnel keep flowing.  Grants resume when the opener unpauses.
  */
 #include <sys/queue.h>
 #include <sys/socket.h>
@@ -69,6 +88,8 @@
 #define RF_CHANNEL_HIGH		(512 * 1024)	/* queued bytes per channel */
 #define RF_CHANNEL_LOW		(128 * 1024)
 #define RF_TUNNEL_IDLE_MIN	120		/* seconds without a frame */
+/* Our receive window per channel when the extension is in use. */
+#define RF_TUNNEL_EXT_WINDOW	(512 * 1024)
 
 enum rf_channel_state {
 	RF_CH_OPENING = 0,	/* OPEN_REQUEST sent, no answer yet */
@@ -85,8 +106,15 @@ struct rf_channel {
 	int				 remote_closed;	/* agent sent CLOSE */
 	int				 paused;
 	int				 want_writable;
+	int				 close_sent;	/* CLOSE is queued */
+	int				 in_cb;		/* in data() or eof() */
+	int				 dead;		/* freed during in_cb */
 	size_t				 queued;	/* bytes in t->outq */
-	struct rf_buf			 held;	/* written before confirm */
+	/* Written before confirm; with the extension, beyond credit too. */
+	struct rf_buf			 held;
+	uint32_t			 credit;	/* ext: we may send */
+	uint32_t			 rx_avail;	/* ext: agent may send */
+	uint32_t			 rx_ungranted;	/* ext: taken, not granted */
 	const struct rf_channel_ops	*ops;
 	void				*arg;
 	lws_sorted_usec_list_t		 sul_open;
@@ -127,6 +155,9 @@ struct rf_tunnel {
 	LIST_HEAD(, rf_channel)		 channels;
 	uint16_t			 next_channel;
 	int				 paused;	/* paused channels */
+	int				 ext;		/* the extension is on */
+	size_t				 tx_frame;	/* DATA payload max */
+	uint32_t			 tx_window;	/* agent's window */
 	STAILQ_HEAD(, rf_frame)		 outq;
 	size_t				 outq_bytes;
 	unsigned long long		 bytes_in;
@@ -223,7 +254,7 @@ rf_tunnel_set_property(struct rf_tunnel *t, const char *name,
 /* ----------------------------------------------------------- sending -- */
 
 static int
-queue_frame(struct rf_tunnel *t, uint8_t op, uint16_t channel, uint16_t arg,
+queue_frame(struct rf_tunnel *t, uint8_t op, uint16_t channel, uint32_t arg,
     const void *payload, size_t len)
 {
 	struct rf_frame *f;
@@ -253,7 +284,10 @@ channel_find(struct rf_tunnel *t, uint16_t id)
 	return NULL;
 }
 
-/* DATA frames of at most 2048 payload bytes, which every agent takes. */
+/*
+ * DATA frames of at most t->tx_frame payload bytes: 2048, which every
+ * stock agent takes, or what our agent announced.
+ */
 static int
 queue_data(struct rf_channel *ch, const unsigned char *p, size_t len)
 {
@@ -261,8 +295,7 @@ queue_data(struct rf_channel *ch, const unsigned char *p, size_t len)
 	int r;
 
 	while (len > 0) {
-		n = len > RF_WT_STOCK_PAYLOAD_MAX ? RF_WT_STOCK_PAYLOAD_MAX :
-		    len;
+		n = len > ch->t->tx_frame ? ch->t->tx_frame : len;
 		if ((r = queue_frame(ch->t, RF_WT_DATA, ch->id, 0, p, n)) != 0)
 			return r;
 		ch->queued += n + 4;
@@ -270,6 +303,53 @@ queue_data(struct rf_channel *ch, const unsigned char *p, size_t len)
 		len -= n;
 	}
 	return 0;
+}
+
+/*
+ * Sends what is held as far as the credit goes (all of it without the
+ * extension), then the CLOSE that waited for it.  Only for an open
+ * channel.
+ */
+static int
+flush_held(struct rf_channel *ch)
+{
+	size_t n;
+	int r;
+
+	while ((n = rf_buf_len(&ch->held)) > 0) {
+		if (ch->t->ext) {
+			if (ch->credit == 0)
+				return 0;
+			if (n > ch->credit)
+				n = ch->credit;
+			ch->credit -= (uint32_t)n;
+		}
+		if ((r = queue_data(ch, rf_buf_ptr(&ch->held), n)) != 0)
+			return r;
+		rf_buf_consume(&ch->held, n);
+	}
+	if (ch->local_closed && !ch->close_sent) {
+		ch->close_sent = 1;
+		return queue_frame(ch->t, RF_WT_CLOSE, ch->id, 0, NULL, 0);
+	}
+	return 0;
+}
+
+/* Bytes of the channel not yet on the wire, for the high/low marks. */
+static size_t
+channel_backlog(const struct rf_channel *ch)
+{
+	return ch->queued + rf_buf_len(&ch->held);
+}
+
+static void
+check_writable(struct rf_channel *ch)
+{
+	if (ch->want_writable && channel_backlog(ch) < RF_CHANNEL_LOW) {
+		ch->want_writable = 0;
+		if (ch->ops->writable != NULL)
+			ch->ops->writable(ch->arg);
+	}
 }
 
 static void
@@ -282,11 +362,28 @@ frame_sent(struct rf_tunnel *t, const struct rf_frame *f)
 	if (f->channel == 0 || (ch = channel_find(t, f->channel)) == NULL)
 		return;
 	ch->queued = ch->queued > f->len ? ch->queued - f->len : 0;
-	if (ch->want_writable && ch->queued < RF_CHANNEL_LOW) {
-		ch->want_writable = 0;
-		if (ch->ops->writable != NULL)
-			ch->ops->writable(ch->arg);
-	}
+	check_writable(ch);
+}
+
+/*
+ * Gives the agent back the bytes data() took, once they amount to a
+ * quarter window (so CREDIT frames stay rare) or when forced by an
+ * unpause.  The agent always keeps at least three quarters of a window
+ * while the channel is not paused, so it never waits on a grant.
+ */
+static void
+grant(struct rf_channel *ch, int force)
+{
+	if (!ch->t->ext || ch->paused || ch->remote_closed ||
+	    ch->rx_ungranted == 0)
+		return;
+	if (!force && ch->rx_ungranted < RF_TUNNEL_EXT_WINDOW / 4)
+		return;
+	if (queue_frame(ch->t, RF_WT_CREDIT, ch->id, ch->rx_ungranted, NULL,
+	    0) != 0)
+		return;		/* kept for the next grant */
+	ch->rx_avail += ch->rx_ungranted;
+	ch->rx_ungranted = 0;
 }
 
 /* The socket can take more: frames go out as binary WebSocket messages. */
@@ -357,7 +454,10 @@ rf_channel_open(struct rf_tunnel *t, uint16_t port,
 	ch->port = port;
 	ch->ops = ops;
 	ch->arg = arg;
-	rf_buf_init(&ch->held, RF_CHANNEL_HIGH);
+	ch->credit = t->tx_window;
+	ch->rx_avail = RF_TUNNEL_EXT_WINDOW;
+	/* Room for one more write after AGAIN: callers stop only then. */
+	rf_buf_init(&ch->held, 2 * RF_CHANNEL_HIGH);
 	if ((r = queue_frame(t, RF_WT_OPEN_REQUEST, ch->id, port, NULL,
 	    0)) != 0) {
 		rf_buf_free(&ch->held);
@@ -389,12 +489,32 @@ rf_channel_write(struct rf_channel *ch, const void *p, size_t len)
 		ch->want_writable = 1;
 		return RF_ERR_AGAIN;
 	}
-	if ((r = queue_data(ch, p, len)) != 0)
+	if (!ch->t->ext)
+		r = queue_data(ch, p, len);
+	else if ((r = rf_buf_put(&ch->held, p, len)) == 0)
+		r = flush_held(ch);
+	if (r != 0)
 		return r;
-	if (ch->queued < RF_CHANNEL_HIGH)
+	if (channel_backlog(ch) < RF_CHANNEL_HIGH)
 		return 0;
 	ch->want_writable = 1;
 	return RF_ERR_AGAIN;
+}
+
+/*
+ * Both sides have sent CLOSE (WEBTUNNEL.md: the channel is gone): the
+ * channel ends here and its opener gets closed(NONE); it aborts nothing.
+ * 1 if it ended.
+ */
+static int
+channel_done(struct rf_channel *ch)
+{
+	if (!ch->close_sent || !ch->remote_closed)
+		return 0;
+	debug("device %s: channel %u closed by both sides", ch->t->device,
+	    ch->id);
+	channel_free(ch, 1, RF_WT_ERR_NONE);
+	return 1;
 }
 
 void
@@ -404,9 +524,8 @@ rf_channel_shutdown(struct rf_channel *ch)
 		return;
 	ch->local_closed = 1;
 	if (ch->state == RF_CH_OPEN) {
-		queue_frame(ch->t, RF_WT_CLOSE, ch->id, 0, NULL, 0);
-		if (ch->remote_closed)
-			channel_free(ch, 1, RF_WT_ERR_NONE);
+		flush_held(ch);
+		(void)channel_done(ch);
 	}
 }
 
@@ -426,6 +545,12 @@ rf_channel_pause(struct rf_channel *ch, int paused)
 	if (ch->paused == paused)
 		return;
 	ch->paused = paused;
+	if (t->ext) {
+		/* Only this channel's grants stop; the tunnel reads on. */
+		if (!paused)
+			grant(ch, 1);
+		return;
+	}
 	t->paused += paused ? 1 : -1;
 	if (t->paused == (paused ? 1 : 0))
 		lws_rx_flow_control(t->wsi, paused ? 0 : 1);
@@ -439,11 +564,15 @@ channel_free(struct rf_channel *ch, int notify, uint16_t err)
 	void *arg = ch->arg;
 
 	lws_sul_cancel(&ch->sul_open);
-	if (ch->paused)
+	if (ch->paused && !ch->t->ext)
 		rf_channel_pause(ch, 0);
 	LIST_REMOVE(ch, entry);
 	rf_buf_free(&ch->held);
-	free(ch);
+	/* Inside data() or eof(): the caller frees it when they return. */
+	if (ch->in_cb)
+		ch->dead = 1;
+	else
+		free(ch);
 	if (notify && ops->closed != NULL)
 		ops->closed(arg, err);
 }
@@ -458,14 +587,90 @@ on_confirm(struct rf_channel *ch)
 	lws_sul_cancel(&ch->sul_open);
 	ch->state = RF_CH_OPEN;
 	n = rf_buf_len(&ch->held);
-	if (n > 0)
-		queue_data(ch, rf_buf_ptr(&ch->held), n);
-	rf_buf_free(&ch->held);
-	if (ch->local_closed)
-		queue_frame(ch->t, RF_WT_CLOSE, ch->id, 0, NULL, 0);
-	debug("device %s: channel %u open", ch->t->device, ch->id);
+	flush_held(ch);
+	debug("device %s: channel %u open (%zu bytes held)", ch->t->device,
+	    ch->id, n);
 	if (ch->ops->opened != NULL)
 		ch->ops->opened(ch->arg);
+}
+
+/* The agent broke the channel's rules: ERROR(PROTOCOL) and its end. */
+static void
+channel_violation(struct rf_channel *ch, const char *why)
+{
+	verbose("device %s: channel %u: %s", ch->t->device, ch->id, why);
+	queue_frame(ch->t, RF_WT_ERROR, ch->id, RF_WT_ERR_PROTOCOL, NULL, 0);
+	if (ch->state == RF_CH_OPENING) {
+		if (ch->ops->failed != NULL)
+			ch->ops->failed(ch->arg, RF_WT_ERR_PROTOCOL);
+		channel_free(ch, 0, 0);
+	} else
+		channel_free(ch, 1, RF_WT_ERR_PROTOCOL);
+}
+
+/*
+ * DATA on an open channel.  The opener's callback may free the channel
+ * (abort it, or shut it after a CLOSE), so the channel lives on until
+ * data() returns: in_cb defers the free.
+ */
+static void
+on_data(struct rf_channel *ch, const struct rf_wt_frame *f)
+{
+	int r = 0;
+
+	if (ch->t->ext) {
+		if (f->len > ch->rx_avail) {
+			channel_violation(ch, "DATA beyond its credit");
+			return;
+		}
+		ch->rx_avail -= (uint32_t)f->len;
+		ch->rx_ungranted += (uint32_t)f->len;
+	}
+	if (f->len > 0) {
+		ch->in_cb = 1;
+		r = ch->ops->data(ch->arg, f->payload, f->len);
+		ch->in_cb = 0;
+	}
+	if (ch->dead)
+		free(ch);
+	else if (r != 0)
+		rf_channel_abort(ch);
+	else
+		grant(ch, 0);
+}
+
+/* CLOSE from the agent; if ours went already, the channel is done. */
+static void
+on_close(struct rf_channel *ch)
+{
+	if (ch->remote_closed)
+		return;
+	ch->remote_closed = 1;
+	if (ch->ops->eof != NULL) {
+		ch->in_cb = 1;
+		ch->ops->eof(ch->arg);
+		ch->in_cb = 0;
+	}
+	if (ch->dead)
+		free(ch);
+	else
+		(void)channel_done(ch);
+}
+
+static void
+on_credit(struct rf_channel *ch, uint32_t n)
+{
+	if (n > RF_WT_EXT_CREDIT_MAX - ch->credit) {
+		channel_violation(ch, "CREDIT beyond 2^31-1 bytes");
+		return;
+	}
+	/* Granted while OPENING, or after our CLOSE: kept, harmless. */
+	ch->credit += n;
+	if (ch->state != RF_CH_OPEN || flush_held(ch) != 0)
+		return;
+	/* The CLOSE that waited for credit may have been the last word. */
+	if (!channel_done(ch))
+		check_writable(ch);
 }
 
 static void
@@ -485,21 +690,16 @@ on_channel_frame(struct rf_tunnel *t, struct rf_channel *ch,
 		channel_free(ch, 0, 0);
 		break;
 	case RF_WT_DATA:
-		if (ch->state != RF_CH_OPEN) {
-			queue_frame(t, RF_WT_ERROR, ch->id,
-			    RF_WT_ERR_PROTOCOL, NULL, 0);
-			if (ch->ops->failed != NULL)
-				ch->ops->failed(ch->arg, RF_WT_ERR_PROTOCOL);
-			channel_free(ch, 0, 0);
-		} else if (f->len > 0 && ch->ops->data(ch->arg, f->payload,
-		    f->len) != 0)
-			rf_channel_abort(ch);
+		if (ch->state != RF_CH_OPEN)
+			channel_violation(ch, "DATA before OPEN_CONFIRM");
+		else
+			on_data(ch, f);
 		break;
 	case RF_WT_CLOSE:
-		ch->remote_closed = 1;
-		if (ch->ops->eof != NULL)
-			ch->ops->eof(ch->arg);
-		/* eof() may have shut our side, and with it freed ch. */
+		on_close(ch);
+		break;
+	case RF_WT_CREDIT:
+		on_credit(ch, f->credit);
 		break;
 	case RF_WT_ERROR:
 		channel_free(ch, 1, f->arg);
@@ -519,6 +719,11 @@ on_message(struct rf_tunnel *t, const unsigned char *p, size_t len)
 	int r;
 
 	r = rf_wt_decode(p, len, &f);
+	/* CREDIT is an unknown opcode on a tunnel without the extension. */
+	if (!t->ext && f.op == RF_WT_CREDIT && r == RF_ERR_PROTO)
+		r = RF_ERR_INVAL;
+	if (!t->ext && f.op == RF_WT_CREDIT && r == 0)
+		r = RF_ERR_INVAL;
 	if (r == RF_ERR_INVAL) {
 		verbose("device %s: unknown opcode 0x%02x on channel %u",
 		    t->device, f.op, f.channel);
@@ -650,9 +855,16 @@ tcp_keepalive(struct lws *wsi)
 	setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &n, sizeof(n));
 }
 
+void
+rf_tunnel_ext_ours(struct rf_wt_ext *e)
+{
+	e->frame = RF_WT_EXT_FRAME_MAX;
+	e->window = RF_TUNNEL_EXT_WINDOW;
+}
+
 struct rf_tunnel *
 rf_tunnel_open(struct lws *wsi, const char *device, const char *group,
-    const char *peer, int keepalive)
+    const char *peer, int keepalive, const struct rf_wt_ext *ext)
 {
 	struct rf_tunnel *t;
 
@@ -665,6 +877,13 @@ rf_tunnel_open(struct lws *wsi, const char *device, const char *group,
 	LIST_INIT(&t->channels);
 	STAILQ_INIT(&t->outq);
 	t->keepalive = keepalive;
+	t->tx_frame = RF_WT_STOCK_PAYLOAD_MAX;
+	if (ext != NULL) {
+		t->ext = 1;
+		t->tx_frame = ext->frame < RF_WT_EXT_FRAME_MAX ? ext->frame :
+		    RF_WT_EXT_FRAME_MAX;
+		t->tx_window = ext->window;
+	}
 	t->since = time(NULL);
 	t->serial = next_serial++;
 	return t;
@@ -686,8 +905,13 @@ rf_tunnel_online(struct rf_tunnel *t)
 	tcp_keepalive(t->wsi);
 	lws_set_timeout(t->wsi, PENDING_TIMEOUT_USER_OK, t->keepalive * 2 +
 	    RF_TUNNEL_IDLE_MIN);
-	logit("device %s online (group %s, from %s, %zu properties)",
-	    t->device, t->group, t->peer, t->nprops);
+	logit("device %s online (group %s, from %s, %zu properties, %s)",
+	    t->device, t->group, t->peer, t->nprops, t->ext ?
+	    "extension 1: large frames and credit" : "plain protocol");
+	if (t->ext)
+		verbose("device %s: frames up to %zu bytes, window %u to the "
+		    "agent, %u from it", t->device, t->tx_frame,
+		    (unsigned)t->tx_window, (unsigned)RF_TUNNEL_EXT_WINDOW);
 }
 
 static void

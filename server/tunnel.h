@@ -21,6 +21,7 @@
 
 struct rf_tunnel;
 struct rf_channel;
+struct rf_wt_ext;
 
 /*
  * Events of a channel, for the side that opened it.  arg is what was given
@@ -71,7 +72,8 @@ void	rf_channel_abort(struct rf_channel *);
 /*
  * The reader of a channel cannot take more for now (its socket is full).
  * With the stock protocol this stops reading the whole tunnel until every
- * paused channel resumes (WEBTUNNEL.md: no per-channel flow control).
+ * paused channel resumes (WEBTUNNEL.md: no per-channel flow control);
+ * with the extension it stops only this channel's credit grants.
  */
 void	rf_channel_pause(struct rf_channel *, int paused);
 
@@ -85,7 +87,14 @@ void	rf_channel_pause(struct rf_channel *, int paused);
  * rf_tunnel_gone: the connection closed; the tunnel is freed.
  */
 struct rf_tunnel *rf_tunnel_open(struct lws *wsi, const char *device,
-	    const char *group, const char *peer, int keepalive);
+	    const char *group, const char *peer, int keepalive,
+	    const struct rf_wt_ext *);
+/*
+ * What this reflector announces in its 101 when the agent's upgrade
+ * carried a valid RF_WT_EXT_HEADER; rf_tunnel_open then gets the agent's
+ * announcement (NULL: the plain protocol).
+ */
+void	rf_tunnel_ext_ours(struct rf_wt_ext *);
 int	rf_tunnel_set_property(struct rf_tunnel *, const char *name,
 	    const char *value);
 void	rf_tunnel_online(struct rf_tunnel *);

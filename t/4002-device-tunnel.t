@@ -60,7 +60,7 @@ like "$out" '^header sec-websocket-protocol com.appinf.webtunnel.server/1.0$' \
     "with exactly the WebTunnel subprotocol"
 like "$out" '^header connection Upgrade$' "and 'Connection: Upgrade' as the whole value"
 ok "the device was online with its four properties" \
-    wait_for 5 log_has 'device dev1 online \(group plant, from .*, 4 properties\)'
+    wait_for 5 log_has 'device dev1 online \(group plant, from .*, 4 properties, plain protocol\)'
 
 out=$(wtagent dev1 s3cret-1 ping)
 like "$out" '^frame 10 hello$' "a PING is answered with a PONG of the same payload"

@@ -480,6 +480,48 @@ device_secret() {
 	[ -n "$DEV_SECRET" ] && [ -n "$DEV_HASH" ]
 }
 
+# need PROG...: skips the whole test unless every PROG is there: a path
+# must be executable (a program of this build), a bare name on PATH.
+need() {
+	local p
+	for p in "$@"; do
+		case $p in
+		/*) [ -x "$p" ] || skip_all "${p#"$RF_BUILD"/} is not built" ;;
+		*) command -v "$p" >/dev/null || skip_all "$p is not installed" ;;
+		esac
+	done
+}
+
+# user_hash PASSWORD: the reflector.yml hash of a browser user's password
+# (reflectorctl hash-password); sets USER_HASH.
+user_hash() {
+	USER_HASH=$(printf '%s\n' "$1" | "$RF_BUILD/server/reflectorctl" \
+	    hash-password) && [ -n "$USER_HASH" ]
+}
+
+# ucurl USER:PASSWORD ARGS...: curl as a browser user of reflector.yml,
+# verifying the test CA, every host name on 127.0.0.1.
+ucurl() {
+	local cred=$1
+	shift
+	curl -sS --max-time $((120 * MULT)) --cacert "$TRASH/tls/ca.pem" \
+	    -u "$cred" --connect-to "::127.0.0.1:" "$@"
+}
+
+# start_device_httpd DIR: t/helpers/device-httpd serving DIR on a free
+# loopback port, its request log in $TRASH/device.log; sets DPORT and
+# HTTPD_PID.
+start_device_httpd() {
+	DPORT=$(free_port) || return 1
+	spawn "$RF_BUILD/t/helpers/device-httpd" -p "$DPORT" -d "$1" \
+	    -l "$TRASH/device.log"
+	HTTPD_PID=$SPAWN_PID
+	wait_for 5 grep -q listening "$TRASH/spawn.$((${#_tap_pids[@]} - 1)).log" &&
+		return 0
+	diag "device-httpd did not start"
+	return 1
+}
+
 # ------------------------------------------------------------ tinyproxy ----
 
 TINYPROXY=/usr/bin/tinyproxy

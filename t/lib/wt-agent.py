@@ -18,9 +18,23 @@
 #   text          send a text message
 #   oversized     announce a 1 GB binary frame
 #   serve         stay connected; answer OPEN_REQUEST with OPEN_CONFIRM
-#                 and echo DATA back (used to hold a device online)
+#                 (used to hold a device online);
+#                 prints "data CHANNEL LENGTH" for each DATA received,
+#                 "close CHANNEL" for a CLOSE (answered with CLOSE) and
+#                 "error CHANNEL CODE" for an ERROR
+#   relay         a plain-protocol agent that works: each OPEN_REQUEST
+#                 connects to 127.0.0.1:port, bytes go both ways in DATA
+#                 frames of at most 2048 bytes, CLOSE is a half-close.
+#                 Like the stock agent it blocks, and so stops reading the
+#                 whole tunnel, while one target or the tunnel cannot take
+#                 more; prints "open CHANNEL PORT" and "closed CHANNEL"
+#
+# WT_EXT in the environment: sent as X-Reflector-WebTunnel-Ext (the
+# extension of reflector-webtunnel(7)), garbled or not; unset, the agent
+# is a stock one.  WT_HTTP_PORT: the httpPort it announces (default 8080).
 import base64
 import os
+import select
 import socket
 import ssl
 import struct
@@ -47,6 +61,8 @@ def upgrade(s, ident, group, secret, props):
              "Sec-WebSocket-Protocol: com.appinf.webtunnel.server/1.0",
              "Authorization: Basic " + cred, "X-WebTunnel-KeepAlive: 30"]
     lines += ["X-PTTH-Set-Property: device;" + p for p in props]
+    if os.environ.get("WT_EXT") is not None:
+        lines.append("X-Reflector-WebTunnel-Ext: " + os.environ["WT_EXT"])
     s.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
     head = b""
     while b"\r\n\r\n" not in head:
@@ -67,7 +83,10 @@ def ws_frame(opcode, payload, length=None):
         hdr = struct.pack("!BBH", 0x80 | opcode, 0x80 | 126, n)
     else:
         hdr = struct.pack("!BBQ", 0x80 | opcode, 0x80 | 127, n)
-    body = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+    # One big XOR instead of one per byte: relay moves megabytes.
+    k = (mask * (len(payload) // 4 + 1))[:len(payload)]
+    body = (int.from_bytes(payload, "big") ^
+            int.from_bytes(k, "big")).to_bytes(len(payload), "big")
     return hdr + mask + body
 
 
@@ -83,6 +102,23 @@ class Reader:
             self.buf += chunk
         out, self.buf = self.buf[:n], self.buf[n:]
         return out
+
+    def pending(self):
+        """1 if a whole frame is buffered (or TLS holds more bytes)."""
+        if self.s.pending() > 0:
+            return 1
+        if len(self.buf) < 2:
+            return 0
+        n, off = self.buf[1] & 0x7f, 2
+        if n == 126:
+            if len(self.buf) < 4:
+                return 0
+            n, off = struct.unpack("!H", self.buf[2:4])[0], 4
+        elif n == 127:
+            if len(self.buf) < 10:
+                return 0
+            n, off = struct.unpack("!Q", self.buf[2:10])[0], 10
+        return len(self.buf) >= off + n
 
     def frame(self):
         b0, b1 = self.need(2)
@@ -100,17 +136,71 @@ def wt(op, channel, payload=b"", arg=None):
     return struct.pack("!BBHH", op, 0, channel, arg) + payload
 
 
+def relay(s, r):
+    targets = {}                        # channel -> socket
+    while True:
+        socks = list(targets.values())
+        if r.pending():
+            ready = [s]
+        else:
+            ready = select.select([s] + socks, [], [], 30)[0]
+            if not ready:
+                continue
+        for t in ready:
+            if t is s:
+                op, p = r.frame()
+                if op == 0x9:
+                    s.sendall(ws_frame(0xa, p))
+                if op != 0x2 or len(p) < 4:
+                    continue
+                wop, _, ch = struct.unpack("!BBH", p[:4])
+                if wop == 0x01:
+                    port = struct.unpack("!H", p[4:6])[0]
+                    try:
+                        c = socket.create_connection(("127.0.0.1", port), 5)
+                        c.settimeout(None)
+                    except OSError:
+                        s.sendall(ws_frame(0x2, wt(0x81, ch, arg=3)))
+                        continue
+                    targets[ch] = c
+                    s.sendall(ws_frame(0x2, wt(0x11, ch)))
+                    say("open", ch, port)
+                elif wop == 0x00 and ch in targets:
+                    targets[ch].sendall(p[4:])
+                elif wop == 0x02 and ch in targets:
+                    targets[ch].shutdown(socket.SHUT_WR)
+                elif wop == 0x80 and ch in targets:
+                    targets.pop(ch).close()
+                    say("closed", ch)
+                continue
+            ch = next((k for k, v in targets.items() if v is t), None)
+            if ch is None:
+                continue        # closed by a frame read just before
+            try:
+                data = t.recv(2048)
+            except OSError:
+                data = b""
+            if data:
+                s.sendall(ws_frame(0x2, wt(0x00, ch, data)))
+            else:
+                s.sendall(ws_frame(0x2, wt(0x02, ch)))
+                targets.pop(ch).close()
+                say("closed", ch)
+
+
 def main():
     host, port, cafile, ident, group, secret, script = sys.argv[1:8]
     s = connect(host, int(port), cafile)
     head, rest = upgrade(s, ident, group, secret,
-                         ["targetHost=127.0.0.1", "httpPort=8080",
+                         ["targetHost=127.0.0.1",
+                          "httpPort=" + os.environ.get("WT_HTTP_PORT", "8080"),
                           'name="Scripted \\"agent\\""', "version=1.0"])
     say("status", head[0])
     for line in head[1:]:
         k, _, v = line.partition(":")
         if k.lower() in ("x-ptth-error", "x-webtunnel-error",
-                         "sec-websocket-protocol", "connection"):
+                         "sec-websocket-protocol", "connection",
+                         "x-reflector-webtunnel-ext"):
             say("header", k.lower(), v.strip())
     if script == "handshake" or " 101 " not in head[0]:
         return
@@ -140,6 +230,9 @@ def main():
         elif script == "oversized":
             s.sendall(ws_frame(0x2, b"", length=1 << 30)[:14])
             say("read", r.s.recv(1) == b"" and "eof" or "data")
+        elif script == "relay":
+            s.settimeout(None)
+            relay(s, r)
         elif script == "serve":
             while True:
                 op, p = r.frame()
@@ -150,9 +243,12 @@ def main():
                     s.sendall(ws_frame(0x2, wt(0x11, ch)))
                     say("open", ch, struct.unpack("!H", p[4:6])[0])
                 elif wop == 0x00:
-                    s.sendall(ws_frame(0x2, wt(0x00, ch, p[4:])))
+                    say("data", ch, len(p) - 4)
                 elif wop == 0x02:
+                    say("close", ch)
                     s.sendall(ws_frame(0x2, wt(0x02, ch)))
+                elif wop == 0x80:
+                    say("error", ch, struct.unpack("!H", p[4:6])[0])
     except (EOFError, ConnectionError, ssl.SSLError):
         say("read", "eof")
     except socket.timeout:

@@ -470,6 +470,69 @@ test_property(void)
 	    RF_ERR_INVAL, "namelen 0: INVAL");
 }
 
+/* CREDIT (reflector-webtunnel(7)): a u32 after the 4-byte header. */
+static void
+test_credit(void)
+{
+	unsigned char	 hdr[RF_WT_HDR_MAX];
+	struct rf_wt_frame f;
+	size_t		 n;
+
+	n = rf_wt_encode_header(hdr, RF_WT_CREDIT, 0x1234, 0x80000001U);
+	is_int(n, 8, "CREDIT: 8-byte header");
+	ok(hdr[0] == 0x21 && hdr[2] == 0x12 && hdr[3] == 0x34 &&
+	    hdr[4] == 0x80 && hdr[7] == 0x01, "CREDIT: big-endian u32");
+	is_int(rf_wt_decode(hdr, n, &f), 0, "CREDIT decodes");
+	is_int(f.credit, 0x80000001U, "  ... with its grant");
+	is_int(f.channel, 0x1234, "  ... and its channel");
+	is_int(rf_wt_decode(hdr, 7, &f), RF_ERR_PROTO, "CREDIT cut short");
+	{
+		unsigned char	 longer[9];
+
+		memcpy(longer, hdr, 8);
+		longer[8] = 0;
+		is_int(rf_wt_decode(longer, 9, &f), RF_ERR_PROTO,
+		    "CREDIT with a trailing byte");
+	}
+}
+
+/* The extension header: strict numbers, lenient about new parameters. */
+static void
+test_ext_header(void)
+{
+	struct rf_wt_ext e;
+	char		 out[64];
+
+	is_int(rf_wt_ext_parse("1; frame=65536; window=524288", &e), 0,
+	    "ext: ours parses");
+	ok(e.frame == 65536 && e.window == 524288, "  ... both values");
+	is_int(rf_wt_ext_parse(" 1;window=4096 ;frame=2048; x=y", &e), 0,
+	    "ext: any order, spaces, unknown parameter");
+	ok(e.frame == 2048 && e.window == 4096, "  ... both values");
+	is_int(rf_wt_ext_parse("2; frame=65536; window=524288", &e),
+	    RF_ERR_PROTO, "ext: another version");
+	is_int(rf_wt_ext_parse("1; frame=banana; window=65536", &e),
+	    RF_ERR_PROTO, "ext: not a number");
+	is_int(rf_wt_ext_parse("1; frame=65536", &e), RF_ERR_PROTO,
+	    "ext: window missing");
+	is_int(rf_wt_ext_parse("1; frame=2048; frame=2048; window=4096", &e),
+	    RF_ERR_PROTO, "ext: a parameter twice");
+	is_int(rf_wt_ext_parse("1; frame=65537; window=1048576", &e),
+	    RF_ERR_PROTO, "ext: frame above 64 KiB");
+	is_int(rf_wt_ext_parse("1; frame=1024; window=4096", &e),
+	    RF_ERR_PROTO, "ext: frame below 2048");
+	is_int(rf_wt_ext_parse("1; frame=65536; window=4096", &e),
+	    RF_ERR_PROTO, "ext: window smaller than a frame");
+	is_int(rf_wt_ext_parse("1; frame=99999999999; window=4096", &e),
+	    RF_ERR_PROTO, "ext: 11 digits");
+	is_int(rf_wt_ext_parse("", &e), RF_ERR_PROTO, "ext: empty");
+	e.frame = 65536;
+	e.window = 524288;
+	is_int(rf_wt_ext_format(&e, out, sizeof(out)), 0, "ext: formats");
+	is_int(rf_wt_ext_parse(out, &e), 0, "  ... and parses back");
+	is_int(rf_wt_ext_format(&e, out, 8), RF_ERR_LIMIT, "ext: no room");
+}
+
 int
 main(void)
 {
@@ -481,5 +544,7 @@ main(void)
 	test_props();
 	test_props_bad();
 	test_property();
+	test_credit();
+	test_ext_header();
 	return done_testing();
 }
