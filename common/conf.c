@@ -42,6 +42,13 @@ static const struct rf_yconf_enum tlsver_enum = {
 	"1.2 or 1.3", tlsver_from_name, tlsver_name
 };
 
+static int	 devcache_from_name(const char *, int *);
+static const char *devcache_name(int);
+
+static const struct rf_yconf_enum devcache_enum = {
+	"inherit, yes or no", devcache_from_name, devcache_name
+};
+
 
 /* A listen list while it is read; merged into rf_conf.listen at the end. */
 struct conf_addrs {
@@ -118,6 +125,10 @@ static const struct rf_yconf_key device_keys[] = {
 	{ .path = "ports", .type = RF_YC_CUSTOM, .custom = &ports_type,
 	  .off = D(ports),
 	  .desc = "ports users may open on it; absent: any" },
+	{ .path = "cache", .type = RF_YC_ENUM, .flags = RF_YC_RELOAD,
+	  .def = "inherit", .en = &devcache_enum, .off = D(cache),
+	  .desc = "cache its static resources: inherit (cache.devices, "
+	  "cache.groups), yes, no" },
 	{ .path = NULL }
 };
 
@@ -228,6 +239,28 @@ static const struct rf_yconf_key conf_keys[] = {
 	  .sub = user_keys, .elemsize = sizeof(struct rf_conf_user),
 	  .off = C(users), .countoff = C(nusers),
 	  .desc = "users: name, password, devices, ports" },
+	/* The static-resource cache (server/cache.c). */
+	{ .path = "cache", .type = RF_YC_SECTION, .flags = RF_YC_RELOAD,
+	  .desc = "shared cache of device web pages' static resources" },
+	{ .path = "cache.dir", .type = RF_YC_PATH, .flags = RF_YC_UNSET,
+	  .off = C(cache_dir),
+	  .desc = "directory of cache.mdb; empty: run_dir (tmpfs is best)" },
+	{ .path = "cache.max_size", .type = RF_YC_SIZE, .def = "64m",
+	  .min = 1024 * 1024, .max = 1024 * 1024 * 1024,
+	  .off = C(cache_max_size),
+	  .desc = "bytes the cache holds at most; the oldest used go first" },
+	{ .path = "cache.max_object", .type = RF_YC_SIZE,
+	  .flags = RF_YC_RELOAD, .def = "1m", .min = 1024,
+	  .max = 8 * 1024 * 1024, .off = C(cache_max_object),
+	  .desc = "largest response stored; larger ones pass through" },
+	{ .path = "cache.devices", .type = RF_YC_PATTERNS,
+	  .flags = RF_YC_RELOAD, .off = C(cache_devices),
+	  .countoff = C(ncache_devices),
+	  .desc = "devices whose resources are cached: \"cam-*\"" },
+	{ .path = "cache.groups", .type = RF_YC_PATTERNS,
+	  .flags = RF_YC_RELOAD, .off = C(cache_groups),
+	  .countoff = C(ncache_groups),
+	  .desc = "groups whose devices' resources are cached" },
 	{ .path = NULL }
 };
 
@@ -258,6 +291,54 @@ static const char *
 tlsver_name(int v)
 {
 	return v == 12 ? "1.2" : v == 13 ? "1.3" : NULL;
+}
+
+/* A device's cache switch; YAML's usual words for true and false too. */
+static int
+devcache_from_name(const char *s, int *v)
+{
+	*v = RF_CONF_CACHE_INHERIT;
+	if (strcmp(s, "inherit") == 0)
+		return 0;
+	if (strcmp(s, "yes") == 0 || strcmp(s, "true") == 0 ||
+	    strcmp(s, "on") == 0)
+		*v = RF_CONF_CACHE_ON;
+	else if (strcmp(s, "no") == 0 || strcmp(s, "false") == 0 ||
+	    strcmp(s, "off") == 0)
+		*v = RF_CONF_CACHE_OFF;
+	else
+		return RF_ERR_INVAL;
+	return 0;
+}
+
+static const char *
+devcache_name(int v)
+{
+	return v == RF_CONF_CACHE_INHERIT ? "inherit" :
+	    v == RF_CONF_CACHE_ON ? "yes" : v == RF_CONF_CACHE_OFF ? "no" :
+	    NULL;
+}
+
+int
+rf_conf_patterns_match(char *const *pats, size_t n, const char *s)
+{
+	const char *star;
+	size_t i, sl = strlen(s), pre, suf;
+
+	for (i = 0; i < n; i++) {
+		if ((star = strchr(pats[i], '*')) == NULL) {
+			if (strcmp(pats[i], s) == 0)
+				return 1;
+			continue;
+		}
+		/* One '*' (the loader allows no more): prefix*suffix. */
+		pre = (size_t)(star - pats[i]);
+		suf = strlen(star + 1);
+		if (sl >= pre + suf && strncmp(s, pats[i], pre) == 0 &&
+		    strcmp(s + sl - suf, star + 1) == 0)
+			return 1;
+	}
+	return 0;
 }
 
 /* An online CPU count for "auto", kept within the key's range. */

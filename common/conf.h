@@ -41,7 +41,13 @@ struct rf_conf_device {
 	char	*name;
 	char	*secret;	/* a hash string, never the secret itself */
 	struct rf_conf_ports ports;
+	int	 cache;		/* RF_CONF_CACHE_*: its static-resource cache */
 };
+
+/* A device's "cache:" key: follow cache.devices and cache.groups, or not. */
+#define RF_CONF_CACHE_INHERIT	0
+#define RF_CONF_CACHE_ON	1
+#define RF_CONF_CACHE_OFF	2
 
 /* A user declared in the config (filled by the tunnel issue). */
 struct rf_conf_user {
@@ -80,6 +86,15 @@ struct rf_conf {
 	size_t			 ndevices;
 	struct rf_conf_user	*users;
 	size_t			 nusers;
+
+	/* The static-resource cache (server/cache.c, reflector.yml(5)). */
+	char			*cache_dir;	/* NULL: run_dir */
+	int			 cache_max_size; /* bytes stored at most */
+	int			 cache_max_object; /* bytes of one response */
+	char			**cache_devices; /* patterns of device ids */
+	size_t			 ncache_devices;
+	char			**cache_groups;	/* patterns of group names */
+	size_t			 ncache_groups;
 };
 
 /* Receives one complete error line ("file:line:col: what is wrong"). */
@@ -139,6 +154,9 @@ int	rf_conf_ports_allow(const struct rf_conf_ports *, unsigned int port);
  * names http https ssh vnc rdp.  The port, or 0 if s is neither.
  */
 unsigned int rf_conf_port_parse(const char *s);
+
+/* 1 if s matches one of the n patterns ("cam1", "cam-*", "*"). */
+int	rf_conf_patterns_match(char *const *pats, size_t n, const char *s);
 
 /* Default config file: SYSCONFDIR/reflector/reflector.yml. */
 const char *rf_conf_default_path(void);

@@ -920,6 +920,19 @@ rf_http_put_header(struct rf_buf *out, const char *name, const void *value,
 }
 
 int
+rf_http_put_field_as(struct rf_buf *out, const struct rf_http_head *h,
+    const char *name, const char *as)
+{
+	struct rf_buf	 v;
+	int		 i;
+
+	if ((i = rf_http_find(h, name, 0)) < 0)
+		return 0;
+	rf_http_view(h, h->fields[i].value, &v);
+	return rf_http_put_header(out, as, rf_buf_ptr(&v), rf_buf_len(&v));
+}
+
+int
 rf_http_put_end(struct rf_buf *out)
 {
 	return rf_buf_put(out, "\r\n", 2);

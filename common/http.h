@@ -184,6 +184,12 @@ int	rf_http_put_field(struct rf_buf *out, const struct rf_http_head *,
 int	rf_http_put_header(struct rf_buf *out, const char *name,
 	    const void *value, size_t len);
 int	rf_http_put_end(struct rf_buf *out);
+/*
+ * The value of h's first field called name, as a header called as
+ * ("X-Forwarded-Host" from "host"); nothing if h has no such field.
+ */
+int	rf_http_put_field_as(struct rf_buf *out, const struct rf_http_head *h,
+	    const char *name, const char *as);
 
 /* The reason phrase of a status this reflector sends, or "Unknown". */
 const char *rf_http_reason(int status);

@@ -492,27 +492,9 @@ rf_auth_user(const struct rf_conf *conf, const char *name,
 int
 rf_auth_user_may(const struct rf_conf_user *u, const char *device)
 {
-	const char *pat, *star;
-	size_t i, dl, pre, suf;
-
 	if (u == NULL || device == NULL)
 		return 0;
-	dl = strlen(device);
-	for (i = 0; i < u->ndevices; i++) {
-		pat = u->devices[i];
-		if ((star = strchr(pat, '*')) == NULL) {
-			if (strcmp(pat, device) == 0)
-				return 1;
-			continue;
-		}
-		/* One '*' (the config loader allows no more): prefix*suffix. */
-		pre = (size_t)(star - pat);
-		suf = strlen(star + 1);
-		if (dl >= pre + suf && strncmp(device, pat, pre) == 0 &&
-		    strcmp(device + dl - suf, star + 1) == 0)
-			return 1;
-	}
-	return 0;
+	return rf_conf_patterns_match(u->devices, u->ndevices, device);
 }
 
 /* ---------------------------------------------------------- sessions -- */

@@ -60,6 +60,7 @@
 #include <syslog.h>
 #include <unistd.h>
 
+#include "cache.h"
 #include "conf.h"
 #include "db.h"
 #include "err.h"
@@ -257,6 +258,9 @@ clean_worker_state(int slot)
 	if (n > 0 || dead > 0)
 		logit("worker %d: removed %zu routing entries and %d stale "
 		    "LMDB readers", slot, n, dead);
+	if (rf_cache_any(M.conf) && rf_cache_reader_check(M.conf, &dead) == 0 &&
+	    dead > 0)
+		logit("worker %d: removed %d stale cache readers", slot, dead);
 }
 
 static void
@@ -906,6 +910,9 @@ init_databases(void)
 		fatal("cannot open registry in %s: %s", M.state_dir,
 		    rf_strerror(r));
 	rf_db_close(db);
+	/* Made even while no device uses it, so that a reload may start. */
+	if ((r = rf_cache_reset(M.conf)) != 0)
+		fatal("cannot create the cache: %s", rf_strerror(r));
 }
 
 int

@@ -83,6 +83,7 @@
 
 #include "auth.h"
 #include "buf.h"
+#include "cache.h"
 #include "conf.h"
 #include "err.h"
 #include "http.h"
@@ -181,6 +182,8 @@ struct proxy_conn {
 	int			 gone_timer;
 	lws_sorted_usec_list_t	 sul_gone;
 
+	struct proxy_cache	*cache;		/* the device's cache is on */
+
 	/* A client tunnel (PX_CLIENT). */
 	char			 user[72];
 	unsigned int		 port;
@@ -216,6 +219,12 @@ static const struct rf_channel_ops proxy_ops = {
 };
 
 static int	pump_request(struct proxy_conn *);
+static void	cache_free(struct proxy_conn *);
+static int	cache_request(struct proxy_conn *, int);
+static int	cache_response_head(struct proxy_conn *);
+static void	cache_body(struct proxy_conn *, const void *, size_t);
+static int	cache_drop_field(struct proxy_conn *, size_t);
+static int	cache_put_conditional(struct proxy_conn *, struct rf_buf *);
 static int	client_tunnel(struct proxy_conn *);
 static int	client_pump(struct proxy_conn *);
 static int	client_done(struct proxy_conn *);
@@ -250,6 +259,7 @@ wt_error_text(uint16_t err)
 static void
 proxy_free(struct proxy_conn *pc)
 {
+	cache_free(pc);
 	if (pc->gone_timer)
 		lws_sul_cancel(&pc->sul_gone);
 	rf_buf_free(&pc->in);
@@ -652,14 +662,17 @@ rewrite_request(struct proxy_conn *pc, int used_authz, struct rf_buf *out)
 	struct rf_buf		 cookies, v;
 	char			 addr[64], *p;
 	size_t			 i, kept;
-	int			 r, hi, had;
+	int			 r, had;
 
 	if ((r = rf_http_put_start_line(out, h)) != 0)
 		return r;
 	for (i = 0; i < h->nfields; i++)
 		if (!drop_request_field(h, i, used_authz) &&
+		    !cache_drop_field(pc, i) &&
 		    (r = rf_http_put_field(out, h, i)) != 0)
 			return r;
+	if ((r = cache_put_conditional(pc, out)) != 0)
+		return r;
 	if (h->has_length && (r = rf_buf_putf(out, "Content-Length: %llu\r\n",
 	    (unsigned long long)h->length)) != 0)
 		return r;
@@ -693,12 +706,8 @@ rewrite_request(struct proxy_conn *pc, int used_authz, struct rf_buf *out)
 	    (r = rf_http_put_header(out, "X-Forwarded-Proto",
 	    pc->tls ? "https" : "http", pc->tls ? 5 : 4)) != 0)
 		return r;
-	if ((hi = rf_http_find(h, "host", 0)) >= 0) {
-		rf_http_view(h, h->fields[hi].value, &v);
-		if ((r = rf_http_put_header(out, "X-Forwarded-Host",
-		    rf_buf_ptr(&v), rf_buf_len(&v))) != 0)
-			return r;
-	}
+	if ((r = rf_http_put_field_as(out, h, "host", "X-Forwarded-Host")) != 0)
+		return r;
 	return rf_http_put_end(out);
 }
 
@@ -836,6 +845,9 @@ on_request(struct proxy_conn *pc)
 		return page(pc, 403, "you may not reach this device", NULL, 0);
 	}
 	debug("device %s: %s %s as %s", pc->device, pc->peer, pc->what, user);
+	/* Authorised for this device: only now may its cache answer. */
+	if ((r = cache_request(pc, used_authz)) <= 0)
+		return r;
 	return forward(pc, t, used_authz);
 }
 
@@ -956,8 +968,14 @@ queue_response_head(struct proxy_conn *pc)
 			    "cookie", pc->device);
 			continue;
 		}
+		/* Only ours may say what the cache did. */
+		if (pc->cache != NULL && rf_http_span_casecmp(h,
+		    h->fields[i].name, "x-reflector-cache"))
+			continue;
 		r = rf_http_put_field(&b, h, i);
 	}
+	if (r == 0 && pc->cache != NULL && h->status >= 200)
+		r = rf_buf_putf(&b, "X-Reflector-Cache: miss\r\n");
 	if (r == 0)
 		r = rf_http_put_end(&b);
 	if (r == 0)
@@ -1015,6 +1033,8 @@ response_body(struct proxy_conn *pc, const void *p, size_t len, size_t *extra)
 		break;
 	}
 	*extra = len - n;
+	if (pc->cache != NULL)
+		cache_body(pc, p, n);
 	return n > 0 ? queue_out(pc, p, n) : 0;
 }
 
@@ -1023,6 +1043,7 @@ static int
 response_head(struct proxy_conn *pc)
 {
 	struct rf_http_head	*h = &pc->rsp;
+	int			 r;
 
 	pc->rsp_status = h->status;
 	if (h->status == 101) {
@@ -1038,6 +1059,11 @@ response_head(struct proxy_conn *pc)
 		pc->state = PX_UPGRADED;
 		pc->resp = RESP_DONE;
 		return 0;
+	}
+	if (h->status >= 200 && pc->cache != NULL) {
+		r = cache_response_head(pc);
+		if (r != 0)
+			return r < 0 ? -1 : 0;	/* 1: answered from the cache */
 	}
 	if (queue_response_head(pc) != 0)
 		return -1;
@@ -1109,6 +1135,260 @@ response_bytes(struct proxy_conn *pc, const void *p, size_t len)
 		pc->close_after = pc->close_after || pc->resp != RESP_DONE;
 		return -1;
 	}
+}
+
+/* ------------------------------------------------------------- cache ---- */
+
+/*
+ * The static-resource cache of one request (server/cache.c), allocated
+ * only while the device's cache is on, freed when the request is done.
+ * The request head is kept (and parsed again) because pc->req points into
+ * the input buffer, which moves on; the response head to store is written
+ * out when it comes, for the same reason.
+ */
+struct proxy_cache {
+	unsigned char		 key[RF_CACHE_KEY_LEN];
+	enum rf_cache_use	 use;
+	int			 dev_authz;	/* Authorization for the device */
+	int			 reval;		/* our conditional is on its way */
+	int			 filling;	/* the body is being kept */
+	time_t			 resp_time;
+	struct rf_buf		 qbytes;
+	struct rf_http_head	 q;		/* the request, in qbytes */
+	struct rf_buf		 fhead;		/* the response head to store */
+	struct rf_buf		 fbody;
+	struct rf_http_head	 fh;		/* fhead, parsed to store */
+	struct rf_cache_entry	 ent;		/* a hit, or the validators */
+};
+
+/*
+ * Bytes of bodies being kept for the cache in this worker: a fill starts
+ * only under PROXY_CACHE_FILLS objects of cache.max_object, so that many
+ * slow downloads at once cannot make the worker hold more.
+ */
+#define PROXY_CACHE_FILLS	8
+static size_t	 proxy_cache_filling;
+
+static void
+cache_fill_stop(struct proxy_cache *pk)
+{
+	if (pk->filling)
+		proxy_cache_filling -= pk->fbody.max_size;
+	pk->filling = 0;
+	rf_buf_free(&pk->fhead);
+	rf_buf_free(&pk->fbody);
+}
+
+static void
+cache_free(struct proxy_conn *pc)
+{
+	struct proxy_cache	*pk = pc->cache;
+
+	if (pk == NULL)
+		return;
+	cache_fill_stop(pk);
+	rf_buf_free(&pk->qbytes);
+	rf_cache_entry_free(&pk->ent);
+	free(pk);
+	pc->cache = NULL;
+}
+
+/* On for this device (cache.devices, cache.groups, its own cache key)? */
+static int
+cache_wanted(struct proxy_conn *pc)
+{
+	const struct rf_conf	*conf = rf_worker_conf();
+	struct rf_device_info	 info;
+
+	if (!rf_cache_any(conf))
+		return 0;
+	return rf_cache_on(conf, pc->device, rf_auth_device_find(conf,
+	    rf_worker_registry(), pc->device, &info) ? info.group : NULL);
+}
+
+/* A revalidation sends our validators, not the browser's. */
+static int
+cache_drop_field(struct proxy_conn *pc, size_t i)
+{
+	return pc->cache != NULL && pc->cache->reval &&
+	    (rf_http_span_casecmp(&pc->req, pc->req.fields[i].name,
+	    "if-none-match") ||
+	    rf_http_span_casecmp(&pc->req, pc->req.fields[i].name,
+	    "if-modified-since"));
+}
+
+static int
+cache_put_conditional(struct proxy_conn *pc, struct rf_buf *out)
+{
+	if (pc->cache == NULL || !pc->cache->reval)
+		return 0;
+	return rf_cache_put_conditional(out, &pc->cache->ent);
+}
+
+/* The entry in pc->cache->ent goes to the browser, or its 304. */
+static int
+cache_serve(struct proxy_conn *pc, const char *how, int close)
+{
+	struct proxy_cache	*pk = pc->cache;
+	struct rf_buf		 b;
+	int			 nm, r;
+
+	nm = rf_cache_not_modified(&pk->q, &pk->ent.h);
+	rf_buf_init(&b, RF_CACHE_HEAD_MAX + 1024);
+	r = rf_cache_put_served_head(&b, &pk->ent, time(NULL), how, nm, close);
+	if (r == 0)
+		r = queue_out(pc, rf_buf_ptr(&b), rf_buf_len(&b));
+	if (r == 0 && !nm && !pc->req_is_head)
+		r = queue_out(pc, rf_buf_ptr(&pk->ent.body),
+		    rf_buf_len(&pk->ent.body));
+	rf_buf_free(&b);
+	pc->rsp_status = nm ? 304 : pk->ent.h.status;
+	pc->rsp_started = 1;
+	debug("device %s: %s %s: cache %s", pc->device, pc->peer, pc->what,
+	    how);
+	return r;
+}
+
+/*
+ * Before a request goes to the device (it is authorised): 0 if a fresh
+ * entry answered it, 1 if it goes on (maybe as our revalidation), <0 on
+ * error.  Whatever goes wrong in the cache sends the request on.
+ */
+static int
+cache_request(struct proxy_conn *pc, int used_authz)
+{
+	const struct rf_conf	*conf = rf_worker_conf();
+	struct proxy_cache	*pk;
+	time_t			 now = time(NULL);
+	int			 close;
+
+	cache_free(pc);
+	if (!cache_wanted(pc) || (pk = calloc(1, sizeof(*pk))) == NULL)
+		return 1;
+	pc->cache = pk;
+	rf_buf_init(&pk->ent.head, 1);
+	rf_buf_init(&pk->ent.body, 1);
+	rf_buf_init(&pk->qbytes, pc->req.len);
+	rf_http_head_init(&pk->q, RF_HTTP_REQUEST, (size_t)conf->header_max);
+	if (rf_buf_put(&pk->qbytes, pc->req.base, pc->req.len) != 0 ||
+	    rf_http_head_parse(&pk->q, rf_buf_ptr(&pk->qbytes),
+	    rf_buf_len(&pk->qbytes)) != 0) {
+		cache_free(pc);
+		return 1;
+	}
+	pk->dev_authz = !used_authz &&
+	    rf_http_find(&pk->q, "authorization", 0) >= 0;
+	pk->use = pc->req_framing != RF_HTTP_BODY_NONE ? RF_CACHE_BYPASS :
+	    rf_cache_request_use(&pk->q);
+	if (pk->use == RF_CACHE_BYPASS)
+		return 1;
+	rf_cache_key(pc->device, &pk->q, pk->key);
+	rf_cache_entry_free(&pk->ent);
+	if (rf_cache_get(conf, pk->key, &pk->q, &pk->ent) != 0 ||
+	    (pk->dev_authz && !(pk->ent.rec.flags & RF_CACHE_REC_AUTH_OK))) {
+		rf_cache_entry_free(&pk->ent);
+		return 1;
+	}
+	if (pk->use == RF_CACHE_LOOKUP && rf_cache_fresh(&pk->ent.rec, now)) {
+		rf_cache_touch(conf, pk->key, &pk->ent, now);
+		close = !pc->req_keep;
+		if (cache_serve(pc, "hit", close) != 0)
+			return -1;
+		pc->close_after = close;
+		pc->state = close ? PX_CLOSING : PX_LOCAL;
+		return 0;
+	}
+	/* Stale or no-cache: the body waits in the map for the 304. */
+	pk->reval = 1;
+	rf_buf_free(&pk->ent.body);
+	return 1;
+}
+
+/*
+ * A final response head from the device: a 304 to our revalidation is
+ * answered from the refreshed entry (1); a storable 200 starts keeping
+ * its body (0, and the head goes to the browser as usual).
+ */
+static int
+cache_response_head(struct proxy_conn *pc)
+{
+	const struct rf_conf	*conf = rf_worker_conf();
+	struct proxy_cache	*pk = pc->cache;
+	struct rf_http_head	*h = &pc->rsp;
+	const char		*why;
+	size_t			 need = (size_t)h->length;
+
+	pk->resp_time = time(NULL);
+	if (pk->reval && h->status == 304) {
+		rf_cache_entry_free(&pk->ent);
+		if (rf_cache_refresh(conf, pk->key, &pk->q, h, pk->resp_time,
+		    &pk->ent) != 0) {
+			(void)bad_gateway(pc, "the cached response being "
+			    "revalidated is gone");
+			return -1;
+		}
+		pc->rsp_framing = RF_HTTP_BODY_NONE;
+		pc->resp = RESP_DONE;
+		if (!h->keep_alive)
+			pc->close_after = 1;
+		return cache_serve(pc, "revalidated", pc->close_after ||
+		    !pc->req_keep) == 0 ? 1 : -1;
+	}
+	if (pk->use == RF_CACHE_BYPASS || pc->req_is_head)
+		return 0;
+	if (!rf_cache_storable(&pk->q, h, pk->dev_authz,
+	    (uint64_t)conf->cache_max_object, &why)) {
+		debug2("device %s: %s not stored: %s", pc->device, pc->what,
+		    why);
+		return 0;
+	}
+	/* Size unknown, nothing to keep, or too much kept already. */
+	if (!h->has_length || h->chunked || need == 0 ||
+	    proxy_cache_filling + need >
+	    (size_t)PROXY_CACHE_FILLS * (size_t)conf->cache_max_object)
+		return 0;
+	rf_buf_init(&pk->fhead, RF_CACHE_HEAD_MAX);
+	rf_buf_init(&pk->fbody, need);
+	if (rf_cache_head_for_store(&pk->fhead, h) != 0) {
+		cache_fill_stop(pk);
+		return 0;
+	}
+	pk->filling = 1;
+	proxy_cache_filling += pk->fbody.max_size;
+	return 0;
+}
+
+/* Body bytes of a response being kept; stored once it is whole. */
+static void
+cache_body(struct proxy_conn *pc, const void *p, size_t n)
+{
+	const struct rf_conf	*conf = rf_worker_conf();
+	struct proxy_cache	*pk = pc->cache;
+	int			 r;
+
+	if (!pk->filling)
+		return;
+	if (n > 0 && rf_buf_put(&pk->fbody, p, n) != 0) {
+		cache_fill_stop(pk);
+		return;
+	}
+	if (pc->resp != RESP_DONE)
+		return;
+	rf_http_head_init(&pk->fh, RF_HTTP_RESPONSE, RF_CACHE_HEAD_MAX);
+	if (rf_http_head_parse(&pk->fh, rf_buf_ptr(&pk->fhead),
+	    rf_buf_len(&pk->fhead)) == 0) {
+		r = rf_cache_put(conf, pk->key, &pk->q, &pk->fh,
+		    rf_buf_ptr(&pk->fhead), rf_buf_len(&pk->fhead),
+		    rf_buf_ptr(&pk->fbody), rf_buf_len(&pk->fbody),
+		    pk->resp_time);
+		if (r == 0)
+			verbose("device %s: cached %s (%zu bytes)", pc->device,
+			    pc->what, rf_buf_len(&pk->fbody));
+		else
+			debug("device %s: %s not cached: %s", pc->device,
+			    pc->what, rf_strerror(r));
+	}
+	cache_fill_stop(pk);
 }
 
 /* ----------------------------------------------------------- channel ---- */
@@ -1628,6 +1908,7 @@ next_request(struct proxy_conn *pc)
 	pc->resp = RESP_NONE;
 	pc->close_after = 0;
 	pc->req_framing = RF_HTTP_BODY_NONE;
+	cache_free(pc);
 	pc->what[0] = '\0';
 	rf_http_head_init(&pc->req, RF_HTTP_REQUEST, (size_t)conf->header_max);
 	if (pc->conn != NULL)

@@ -10,6 +10,14 @@
  *   GET /headers    answers the request head it received, as text/plain
  *   GET /ws         WebSocket echo (RFC 6455): text and binary frames come
  *                   back unmasked, PING gets PONG, CLOSE gets CLOSE
+ *   GET /hits/<t>   how many requests for the target <t> ("/style.css",
+ *                   query included) came in, as "<n>\n", with no-store:
+ *                   the tests of the reflector's cache count with it
+ *
+ * A file F with a file F.hdr beside it gets the lines of F.hdr as header
+ * fields ("Cache-Control: max-age=60", "ETag: \"v1\""); if one is an
+ * ETag and the request's If-None-Match names it, the answer is a 304
+ * with those fields and no body.
  *
  * Every request head is appended to LOGFILE, followed by a line "--".
  *
@@ -73,6 +81,12 @@ struct conn {
 	int		 file;
 	uint64_t	 file_left;
 };
+
+#define HITS_MAX	256
+static struct {
+	char		 target[256];
+	unsigned long	 n;
+} hits[HITS_MAX];
 
 static struct conn	*conns[MAXCONN];
 static FILE		*logfp;
@@ -166,9 +180,74 @@ ws_accept(const char *key, char *out)
 }
 
 static void
-start_file(struct conn *c, const char *path)
+count_hit(const char *target)
 {
-	char		 full[4096];
+	int	 i;
+
+	for (i = 0; i < HITS_MAX && hits[i].target[0] != '\0'; i++)
+		if (strcmp(hits[i].target, target) == 0)
+			break;
+	if (i == HITS_MAX || strlen(target) >= sizeof(hits[i].target))
+		return;
+	snprintf(hits[i].target, sizeof(hits[i].target), "%s", target);
+	hits[i].n++;
+}
+
+static void
+answer_hits(struct conn *c, const char *target)
+{
+	char		 body[32];
+	unsigned long	 n = 0;
+	int		 i;
+
+	for (i = 0; i < HITS_MAX && hits[i].target[0] != '\0'; i++)
+		if (strcmp(hits[i].target, target) == 0)
+			n = hits[i].n;
+	snprintf(body, sizeof(body), "%lu\n", n);
+	out_printf(c, "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n"
+	    "Cache-Control: no-store\r\nContent-Length: %zu\r\n%s\r\n",
+	    strlen(body), c->keep ? "" : "Connection: close\r\n");
+	out_put(c, body, strlen(body));
+	c->st = c->keep ? C_HEAD : C_CLOSE;
+}
+
+/*
+ * The fields of full.hdr as CRLF lines into fields (empty without one);
+ * etag gets the value of its ETag line.
+ */
+static void
+extra_fields(const char *full, char *fields, size_t len, char *etag,
+    size_t elen)
+{
+	char	 path[4200], line[1024];
+	FILE	*f;
+	size_t	 k = 0, n;
+
+	fields[0] = etag[0] = '\0';
+	snprintf(path, sizeof(path), "%s.hdr", full);
+	if ((f = fopen(path, "r")) == NULL)
+		return;
+	while (fgets(line, sizeof(line), f) != NULL) {
+		line[strcspn(line, "\r\n")] = '\0';
+		if (line[0] == '\0')
+			continue;
+		if (strncasecmp(line, "etag:", 5) == 0)
+			snprintf(etag, elen, "%s", line + 5 + strspn(line + 5,
+			    " "));
+		n = (size_t)snprintf(fields + k, len - k, "%s\r\n", line);
+		if (n >= len - k) {
+			fields[k] = '\0';
+			break;
+		}
+		k += n;
+	}
+	fclose(f);
+}
+
+static void
+start_file(struct conn *c, const char *path, const char *head)
+{
+	char		 full[4096], fields[4096], etag[256], inm[1024];
 	struct stat	 st;
 	int		 fd;
 
@@ -181,9 +260,19 @@ start_file(struct conn *c, const char *path)
 		respond(c, 404, "Not Found", "text/plain", "not found\n", 10);
 		return;
 	}
+	extra_fields(full, fields, sizeof(fields), etag, sizeof(etag));
+	if (etag[0] != '\0' && header(head, "if-none-match", inm,
+	    sizeof(inm)) && strstr(inm, etag) != NULL) {
+		close(fd);
+		out_printf(c, "HTTP/1.1 304 Not Modified\r\n%s%s\r\n", fields,
+		    c->keep ? "" : "Connection: close\r\n");
+		c->st = c->keep ? C_HEAD : C_CLOSE;
+		return;
+	}
 	out_printf(c, "HTTP/1.1 200 OK\r\nContent-Type: %s\r\n"
-	    "Content-Length: %lld\r\n%s\r\n", strstr(full, ".html") ?
-	    "text/html" : "application/octet-stream", (long long)st.st_size,
+	    "Content-Length: %lld\r\n%s%s\r\n", strstr(full, ".html") ?
+	    "text/html" : strstr(full, ".css") ? "text/css" :
+	    "application/octet-stream", (long long)st.st_size, fields,
 	    c->keep ? "" : "Connection: close\r\n");
 	c->file = fd;
 	c->file_left = (uint64_t)st.st_size;
@@ -211,6 +300,11 @@ on_head(struct conn *c, size_t hlen)
 	c->keep = strcmp(version, "HTTP/1.1") == 0;
 	if (header(head, "connection", v, sizeof(v)) && strcasestr(v, "close"))
 		c->keep = 0;
+	if (strncmp(path, "/hits/", 6) == 0) {
+		answer_hits(c, path + 5);
+		return;
+	}
+	count_hit(path);
 	if (strcmp(method, "POST") == 0 && strcmp(path, "/upload") == 0) {
 		c->total = 0;
 		c->chunked = header(head, "transfer-encoding", v, sizeof(v)) &&
@@ -246,7 +340,7 @@ on_head(struct conn *c, size_t hlen)
 		c->st = C_WS;
 		return;
 	}
-	start_file(c, path);
+	start_file(c, path, head);
 }
 
 static void
