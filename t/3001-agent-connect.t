@@ -25,13 +25,7 @@ EOT
 write_config "$TRASH/reflector.yml" devices.yml || bail "cannot write the config"
 start_reflectord || bail "reflectord did not start"
 
-{ agent_config; cat <<EOT; } >agent.yml
-devices:
-  - id: dev1
-    group: default
-    password: $DEVICE_PASSWORD
-    ports: [http: 80]
-EOT
+agent_yml agent.yml dev1 default "$DEVICE_PASSWORD" "http: 80"
 ok "the agent's config passes -t" "$AGENT" -t -c agent.yml
 "$AGENT" -f -c agent.yml 2>agent.stderr &
 APID=$!

@@ -59,13 +59,7 @@ spawn "$HTTPD" -p "$DPORT" -d www -l device.log
 wait_for 5 grep -q listening "$TRASH/spawn.$((${#_tap_pids[@]} - 1)).log" ||
 	bail "device-httpd did not start"
 
-{ agent_config; cat <<EOT; } >agent.yml
-devices:
-  - id: dev1
-    group: default
-    password: "$DEV_SECRET"
-    ports: [http: $DPORT]
-EOT
+agent_yml agent.yml dev1 default "$DEV_SECRET" "http: $DPORT"
 spawn "$AGENT" -f -c agent.yml
 ok "the device's agent connects" wait_for 15 log_has 'device dev1 online'
 

@@ -31,13 +31,7 @@ wtagent() { # ID SECRET SCRIPT
 }
 
 # A real agent keeps dev2 online through everything below.
-{ agent_config; cat <<EOT; } >agent.yml
-devices:
-  - id: dev2
-    group: plant
-    password: s3cret-2
-    ports: [http: 80]
-EOT
+agent_yml agent.yml dev2 plant "s3cret-2" "http: 80"
 "$AGENT" -f -c agent.yml 2>agent.stderr &
 track_pid $!
 ok "the real agent brings dev2 online" wait_for 10 log_has 'device dev2 online'

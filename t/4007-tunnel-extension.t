@@ -41,13 +41,7 @@ mkdir -p www
 head -c 2M /dev/urandom >www/two.bin
 start_device_httpd www || bail "device-httpd did not start"
 
-{ agent_config; cat <<EOT; } >agent.yml
-devices:
-  - id: dev2
-    group: plant
-    password: "$DEV_SECRET"
-    ports: [http: $DPORT]
-EOT
+agent_yml agent.yml dev2 plant "$DEV_SECRET" "http: $DPORT"
 spawn "$AGENT" -f -c agent.yml
 ok "our agent and our reflector use the extension" \
     wait_for 15 log_has 'device dev2 online .*extension 1'

@@ -68,13 +68,7 @@ gone() { ! kill -0 "$1" 2>/dev/null; }
 size() { stat -c %s "$1" 2>/dev/null || echo 0; }
 
 # --- with the extension: our agent -----------------------------------------
-{ agent_config; cat <<EOT; } >agent.yml
-devices:
-  - id: dev1
-    group: default
-    password: "$DEV_SECRET"
-    ports: [http: $DPORT]
-EOT
+agent_yml agent.yml dev1 default "$DEV_SECRET" "http: $DPORT"
 spawn "$AGENT" -f -c agent.yml
 ok "our agent comes online with the extension" \
     wait_for 15 log_has 'device dev1 online .*extension 1'

@@ -83,13 +83,7 @@ users:
 EOT
 WORKERS=2 write_config reflector.yml extra.yml || bail "cannot write the config"
 start_reflectord || bail "reflectord did not start"
-{ agent_config; cat <<EOT; } >agent.yml
-devices:
-  - id: dev1
-    group: default
-    password: "$DEV_SECRET"
-    ports: [ssh: $SSH_PORT, http: $HPORT]
-EOT
+agent_yml agent.yml dev1 default "$DEV_SECRET" "ssh: $SSH_PORT, http: $HPORT"
 spawn "$AGENT" -f -c agent.yml
 ok "the device's agent connects" wait_for 15 log_has 'device dev1 online'
 

@@ -57,13 +57,7 @@ printf 'hello from dev1\n' >www/index.html
 spawn "$HTTPD" -p "$HPORT" -d www -l device.log
 wait_for 5 grep -q listening "$TRASH/spawn.$((${#_tap_pids[@]} - 1)).log" ||
 	bail "device-httpd did not start"
-{ agent_config; cat <<EOT; } >agent.yml
-devices:
-  - id: dev1
-    group: default
-    password: "$DEV_SECRET"
-    ports: [http: $HPORT]
-EOT
+agent_yml agent.yml dev1 default "$DEV_SECRET" "http: $HPORT"
 spawn "$AGENT" -f -c agent.yml
 ok "the device's agent connects" wait_for 15 log_has 'device dev1 online'
 

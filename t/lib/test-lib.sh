@@ -464,6 +464,19 @@ log:
 EOT
 }
 
+# agent_yml FILE ID GROUP PASSWORD PORTS: FILE is an agent config (see
+# agent_config) with the one device ID of GROUP, its PASSWORD, and PORTS
+# as the YAML list's inside ("http: 8080").
+agent_yml() {
+	{ agent_config; cat <<EOT; } >"$1"
+devices:
+  - id: $2
+    group: $3
+    password: "$4"
+    ports: [$5]
+EOT
+}
+
 # log_has ERE: the reflectord log has a line matching ERE.
 log_has() {
 	grep -Eq -- "$1" "$TRASH/reflectord.log" 2>/dev/null
