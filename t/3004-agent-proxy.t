@@ -14,9 +14,7 @@
 AGENT=$RF_BUILD/agent/reflector-agent
 CTL=$RF_BUILD/server/reflectorctl
 HTTPD=$RF_BUILD/t/helpers/device-httpd
-for prog in "$AGENT" "$CTL" "$HTTPD"; do
-	[ -x "$prog" ] || skip_all "${prog#"$RF_BUILD"/} is not built"
-done
+need "$AGENT" "$CTL" "$HTTPD"
 [ -x "$TINYPROXY" ] ||
 	skip_all "$TINYPROXY is missing (Debian package tinyproxy, see scripts/packages)"
 command -v curl >/dev/null || skip_all "curl not installed"

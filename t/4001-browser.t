@@ -18,10 +18,7 @@ AGENT=$RF_BUILD/agent/reflector-agent
 CTL=$RF_BUILD/server/reflectorctl
 HTTPD=$RF_BUILD/t/helpers/device-httpd
 WSC=$RF_BUILD/t/helpers/ws-client
-for prog in "$AGENT" "$CTL" "$HTTPD" "$WSC"; do
-	[ -x "$prog" ] || skip_all "${prog#"$RF_BUILD"/} is not built"
-done
-command -v curl >/dev/null || skip_all "curl not installed"
+need "$AGENT" "$CTL" "$HTTPD" "$WSC" curl
 
 # --- the reflector, the device's web server, the agent ------------------------
 make_certs "$TRASH/tls" dev1.localhost dev2.localhost nosuch.localhost \

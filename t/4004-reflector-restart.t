@@ -12,10 +12,7 @@
 AGENT=$RF_BUILD/agent/reflector-agent
 CTL=$RF_BUILD/server/reflectorctl
 HTTPD=$RF_BUILD/t/helpers/device-httpd
-for prog in "$AGENT" "$CTL" "$HTTPD"; do
-	[ -x "$prog" ] || skip_all "${prog#"$RF_BUILD"/} is not built"
-done
-command -v curl >/dev/null || skip_all "curl not installed"
+need "$AGENT" "$CTL" "$HTTPD" curl
 
 make_certs "$TRASH/tls" dev1.localhost >/dev/null 2>&1 || bail "scripts/mkcert failed"
 hash_of() { printf '%s\n' "$1" | "$CTL" hash-password; }

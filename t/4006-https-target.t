@@ -12,11 +12,7 @@
 
 AGENT=$RF_BUILD/agent/reflector-agent
 CTL=$RF_BUILD/server/reflectorctl
-for prog in "$AGENT" "$CTL"; do
-	[ -x "$prog" ] || skip_all "${prog#"$RF_BUILD"/} is not built"
-done
-command -v curl >/dev/null || skip_all "curl not installed"
-command -v openssl >/dev/null || skip_all "openssl not installed"
+need "$AGENT" "$CTL" curl openssl
 
 make_certs "$TRASH/tls" tls1.localhost tls2.localhost >/dev/null 2>&1 ||
 	bail "scripts/mkcert failed"

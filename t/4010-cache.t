@@ -19,10 +19,7 @@
 AGENT=$RF_BUILD/agent/reflector-agent
 CTL=$RF_BUILD/server/reflectorctl
 HTTPD=$RF_BUILD/t/helpers/device-httpd
-for prog in "$AGENT" "$CTL" "$HTTPD"; do
-	[ -x "$prog" ] || skip_all "${prog#"$RF_BUILD"/} is not built"
-done
-command -v curl >/dev/null || skip_all "curl not installed"
+need "$AGENT" "$CTL" "$HTTPD" curl
 command -v mdb_dump >/dev/null || skip_all "mdb_dump (lmdb-utils) not installed"
 
 # --- the reflector: dev1 cached by its group, dev2 and dev3 not --------------

@@ -14,9 +14,7 @@
 
 AGENT=$RF_BUILD/agent/reflector-agent
 CTL=$RF_BUILD/server/reflectorctl
-for prog in "$AGENT" "$CTL"; do
-	[ -x "$prog" ] || skip_all "${prog#"$RF_BUILD"/} is not built"
-done
+need "$AGENT" "$CTL"
 command -v python3 >/dev/null || skip_all "python3 is needed"
 command -v curl >/dev/null || skip_all "curl not installed"
 

@@ -19,9 +19,7 @@ CLIENT=$RF_BUILD/agent/reflector-client
 CTL=$RF_BUILD/server/reflectorctl
 HTTPD=$RF_BUILD/t/helpers/device-httpd
 SSHD=/usr/sbin/sshd
-for prog in "$AGENT" "$CLIENT" "$CTL" "$HTTPD"; do
-	[ -x "$prog" ] || skip_all "${prog#"$RF_BUILD"/} is not built"
-done
+need "$AGENT" "$CLIENT" "$CTL" "$HTTPD"
 [ -x "$SSHD" ] || skip_all "no $SSHD: apt-get install openssh-server"
 for prog in ssh scp ssh-keygen curl; do
 	command -v "$prog" >/dev/null || skip_all "$prog not installed"

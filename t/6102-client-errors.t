@@ -19,10 +19,7 @@ AGENT=$RF_BUILD/agent/reflector-agent
 CLIENT=$RF_BUILD/agent/reflector-client
 CTL=$RF_BUILD/server/reflectorctl
 HTTPD=$RF_BUILD/t/helpers/device-httpd
-for prog in "$AGENT" "$CLIENT" "$CTL" "$HTTPD"; do
-	[ -x "$prog" ] || skip_all "${prog#"$RF_BUILD"/} is not built"
-done
-command -v curl >/dev/null || skip_all "curl not installed"
+need "$AGENT" "$CLIENT" "$CTL" "$HTTPD" curl
 
 # --- the reflector, the device, its agent ---------------------------------
 make_certs "$TRASH/tls" dev1.localhost devoff.localhost nosuch.localhost \
