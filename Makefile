@@ -93,7 +93,7 @@ $(TEST_OBJS): ALL_CPPFLAGS += -It/lib -Iagent
 
 ALL_CFLAGS = $(STD_CFLAGS) $(CFLAGS) $(WARN_CFLAGS) $(HARDEN_CFLAGS) $(SAN_FLAGS)
 ALL_LDFLAGS = $(LDFLAGS) $(SAN_FLAGS)
-ALL_LIBS = $(LWS_LIBS) $(SSL_LIBS) $(LMDB_LIBS) $(YAML_LIBS) $(LIBS)
+ALL_LIBS = $(LWS_LIBS) $(EV_LIBS) $(SSL_LIBS) $(LMDB_LIBS) $(YAML_LIBS) $(LIBS)
 
 # The fuzzers: clang, its sanitizers, never -Werror (clang warns differently).
 FUZZ_SAN = address,undefined

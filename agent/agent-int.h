@@ -12,6 +12,7 @@
 
 #include <libwebsockets.h>
 
+#include "evloop.h"
 #include "rfagent.h"
 #include "tlsraw.h"
 #include "wsclient.h"
@@ -112,6 +113,7 @@ struct rf_agent {
 	struct rf_agent_settings s;
 	struct rf_agent_url	 url;
 	struct lws_context	*ctx;
+	struct rf_evloop	 loop;		/* under ctx (evloop.h) */
 	struct lws_vhost	*vh_tunnel;
 	struct lws_vhost	*vh_target;
 	SSL_CTX			*target_tls;	/* made at the first TLS target */

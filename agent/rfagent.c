@@ -31,6 +31,7 @@
 
 #include "agent-int.h"
 #include "err.h"
+#include "evloop.h"
 #include "log.h"
 #include "rfagent.h"
 
@@ -651,6 +652,8 @@ rf_agent_new(const struct rf_agent_settings *s, struct rf_agent **out)
 	info.pt_serv_buf_size = 64 * 1024;
 	info.gid = -1;
 	info.uid = -1;
+	if ((r = rf_evloop_init(&a->loop, &info)) != 0)
+		goto out;
 	r = RF_ERR_NOMEM;
 	if ((a->ctx = lws_create_context(&info)) == NULL) {
 		error("cannot create the event loop");
@@ -689,6 +692,7 @@ rf_agent_free(struct rf_agent *a)
 	free(a->devs);
 	if (a->ctx != NULL)
 		lws_context_destroy(a->ctx);
+	rf_evloop_free(&a->loop);
 	SSL_CTX_free(a->target_tls);
 	rf_agent_settings_clear(&a->s);
 	free(a);
@@ -711,6 +715,7 @@ start(struct rf_agent *a)
 	for (i = 0; i < a->ndevs; i++)
 		if (a->devs[i]->wsi == NULL && a->devs[i]->cwsi == NULL)
 			agent_tunnel_connect(a->devs[i]);
+	rf_evloop_kick(a->ctx);
 }
 
 int
@@ -720,9 +725,8 @@ rf_agent_step(struct rf_agent *a, int timeout_ms)
 		return 1;
 	if (!a->started)
 		start(a);
-	/* lws waits until the next timer (the tick: 1 s) or an event. */
-	if (lws_service(a->ctx, timeout_ms > 0 ? 0 : -1) < 0)
-		return RF_ERR_SYS;
+	/* One iteration: until the next timer (the tick: 1 s) or an event. */
+	rf_evloop_once(&a->loop, timeout_ms > 0);
 	return a->stopping ? 1 : 0;
 }
 

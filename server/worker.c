@@ -66,6 +66,7 @@
 #include "conf.h"
 #include "db.h"
 #include "err.h"
+#include "evloop.h"
 #include "log.h"
 #include "msg.h"
 #include "reflectord.h"
@@ -85,6 +86,7 @@ static struct {
 	const struct rf_worker_args	*args;
 	struct rf_conf			*conf;
 	struct lws_context		*ctx;
+	struct rf_evloop		 loop;
 	struct lws_vhost		*vh_tls;
 	struct lws_vhost		*vh_plain;
 	SSL_CTX				*ssl_ctx;
@@ -776,6 +778,8 @@ create_context(void)
 	info.max_http_header_data = (unsigned short)(W.args->header_max >
 	    65535 ? 65535 : W.args->header_max);
 	info.server_string = "reflector";
+	if (rf_evloop_init(&W.loop, &info) != 0)
+		fatal("cannot create the event loop");
 	if ((W.ctx = lws_create_context(&info)) == NULL)
 		fatal("cannot create the lws context");
 	for (i = 0; i < W.args->nlisteners; i++) {
@@ -861,15 +865,16 @@ rf_worker_main(const struct rf_worker_args *args, struct rf_conf *conf)
 	create_context();
 	setup_loop();
 	tick(&W.sul_tick);
+	rf_evloop_kick(W.ctx);
 	rf_chan_compose(&W.chan, RF_MSG_READY, (uint32_t)args->slot,
 	    args->generation, -1, NULL, 0);
 	verbose("ready (pid %ld, generation %u)", (long)getpid(),
 	    args->generation);
 	while (!W.stop)
-		if (lws_service(W.ctx, 0) < 0)
-			break;
+		rf_evloop_once(&W.loop, 1);
 	close_listeners();
 	lws_context_destroy(W.ctx);
+	rf_evloop_free(&W.loop);
 	rf_db_close(W.routing);
 	rf_db_close(W.registry);
 	rf_chan_close(&W.chan);
