@@ -13,7 +13,7 @@
  * callers flush after each.
  *
  * Memory.  The write BIO grows with what is written and not yet flushed:
- * callers write plaintext only while lws_send_pipe_choked says the socket
+ * callers write plaintext only while rf_evloop_choked says the socket
  * takes more, so it holds about one write's worth.  The read BIO holds at
  * most what one lws read delivered beyond the last complete TLS record.
  */
@@ -29,6 +29,7 @@
 #include <openssl/x509v3.h>
 
 #include "err.h"
+#include "evloop.h"
 #include "tlsraw.h"
 
 #define TLSRAW_FLUSH_MAX	(16 * 1024)
@@ -263,7 +264,7 @@ rf_tlsraw_flush(struct rf_tlsraw *t, struct lws *wsi)
 	unsigned char buf[TLSRAW_FLUSH_MAX];
 	int n;
 
-	while (BIO_ctrl_pending(t->wbio) > 0 && !lws_send_pipe_choked(wsi)) {
+	while (BIO_ctrl_pending(t->wbio) > 0 && !rf_evloop_choked(wsi)) {
 		if ((n = BIO_read(t->wbio, buf, sizeof(buf))) <= 0)
 			break;
 		if (lws_write(wsi, buf, (size_t)n, LWS_WRITE_RAW) < n)
@@ -282,7 +283,7 @@ rf_tlsraw_finish(struct rf_tlsraw *t, struct lws *wsi)
 		if (rf_tlsraw_flush(t, wsi) != 0)
 			return -1;
 	}
-	if (lws_send_pipe_choked(wsi) ||
+	if (rf_evloop_choked(wsi) ||
 	    (t != NULL && rf_tlsraw_pending(t) > 0)) {
 		lws_callback_on_writable(wsi);
 		return 0;

@@ -531,7 +531,7 @@ tunnel_writeable(struct agent_dev *d, struct lws *wsi)
 		d->ka.last_tx = lws_now_usecs();
 	}
 	rf_wsc_batch_init(&b, d->agent->txbuf, sizeof(d->agent->txbuf));
-	while (!lws_send_pipe_choked(wsi)) {
+	while (!rf_evloop_choked(wsi)) {
 		while ((p = rf_wsc_batch_room(&b, TUNNEL_TX_MIN, &room)) !=
 		    NULL && (n = next_frame(d, p, room)) > 0)
 			if (rf_wsc_batch_add(&b, n) != 0)
@@ -946,7 +946,7 @@ target_writeable(struct agent_chan *c, struct lws *wsi)
 		if (!rf_tlsraw_ready(c->tls))
 			return 0;	/* the handshake is still going */
 	}
-	while (c->to_target.bytes > 0 && !lws_send_pipe_choked(wsi)) {
+	while (c->to_target.bytes > 0 && !rf_evloop_choked(wsi)) {
 		n = rf_wsc_q_get(&c->to_target, buf, sizeof(buf));
 		if (target_put(c, wsi, buf, n) != 0)
 			return -1;

@@ -81,6 +81,7 @@
 #include "conf.h"
 #include "db.h"
 #include "err.h"
+#include "evloop.h"
 #include "front.h"
 #include "http.h"
 #include "log.h"
@@ -1168,7 +1169,7 @@ writeable(struct rf_front *f)
 		STAILQ_REMOVE_HEAD(&f->outq, entry);
 		f->outq_bytes -= o->len;
 		free(o);
-		if (lws_send_pipe_choked(f->wsi)) {
+		if (rf_evloop_choked(f->wsi)) {
 			lws_callback_on_writable(f->wsi);
 			break;
 		}

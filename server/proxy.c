@@ -86,6 +86,7 @@
 #include "cache.h"
 #include "conf.h"
 #include "err.h"
+#include "evloop.h"
 #include "http.h"
 #include "log.h"
 #include "pages.h"
@@ -1946,7 +1947,7 @@ flush_out(struct proxy_conn *pc)
 {
 	size_t	 n;
 
-	while (rf_buf_len(&pc->out) > 0 && !lws_send_pipe_choked(pc->wsi)) {
+	while (rf_buf_len(&pc->out) > 0 && !rf_evloop_choked(pc->wsi)) {
 		n = rf_buf_len(&pc->out);
 		if (n > RF_PROXY_TX_PACKET)
 			n = RF_PROXY_TX_PACKET;

@@ -47,7 +47,7 @@
  * given in ch->held and puts on the tunnel only what its credit allows;
  * CREDIT from the agent lets more go; CLOSE leaves after the held bytes.
  * The high/low marks count held and queued bytes together, so openers see
- * the same AGAIN/writable() as before; lws_send_pipe_choked still paces
+ * the same AGAIN/writable() as before; rf_evloop_choked still paces
  * the tunnel as a whole.  Receiving: the agent may have at most
  * RF_TUNNEL_EXT_WINDOW bytes in flight on a channel; more is
  * ERROR(PROTOCOL) on that channel, never buffered.  Bytes are granted
@@ -73,6 +73,7 @@
 #include "conf.h"
 #include "db.h"
 #include "err.h"
+#include "evloop.h"
 #include "front.h"
 #include "log.h"
 #include "msg.h"
@@ -386,25 +387,67 @@ grant(struct rf_channel *ch, int force)
 	ch->rx_ungranted = 0;
 }
 
-/* The socket can take more: frames go out as binary WebSocket messages. */
-int
-rf_tunnel_write(struct rf_tunnel *t)
-{
-	unsigned char hdr[14];
-	struct rf_frame *f;
-	size_t hl;
+/*
+ * Writing.  A frame is one binary WebSocket message.  Small frames (an
+ * OPEN, a CREDIT, a request head) are gathered with their headers into
+ * one buffer of up to RF_TUNNEL_BATCH bytes, so that what is queued goes
+ * out as one TLS record and one send(2), not one per frame; a larger
+ * frame goes out from its own buffer, where its header was left room for.
+ * The batch is the worker's (one loop, one writer at a time): lws copies
+ * what a socket did not take into its own buffer.
+ */
+#define RF_TUNNEL_BATCH		(64 * 1024)
+#define RF_TUNNEL_GATHER	(4 * 1024)	/* frames below are gathered */
 
-	while ((f = STAILQ_FIRST(&t->outq)) != NULL) {
-		hl = rf_ws_frame_header(hdr, 1, RF_WS_BINARY, f->len, NULL);
-		RF_ASSERT(hl <= RF_WS_HDR_ROOM);
-		memcpy(f->buf + RF_FRAME_OFF - hl, hdr, hl);
-		if (lws_write(t->wsi, f->buf + RF_FRAME_OFF - hl, f->len + hl,
-		    LWS_WRITE_RAW) < (int)(f->len + hl))
-			return -1;
+static unsigned char tunnel_batch[LWS_PRE + RF_TUNNEL_BATCH];
+
+/* Pops the first n frames, written. */
+static void
+frames_sent(struct rf_tunnel *t, size_t n)
+{
+	struct rf_frame *f;
+
+	while (n-- > 0 && (f = STAILQ_FIRST(&t->outq)) != NULL) {
 		STAILQ_REMOVE_HEAD(&t->outq, entry);
 		frame_sent(t, f);
 		free(f);
-		if (lws_send_pipe_choked(t->wsi))
+	}
+}
+
+/* The socket can take more: what is queued goes out. */
+int
+rf_tunnel_write(struct rf_tunnel *t)
+{
+	unsigned char hdr[14], *p = tunnel_batch + LWS_PRE;
+	struct rf_frame *f;
+	size_t hl, len, n;
+
+	while ((f = STAILQ_FIRST(&t->outq)) != NULL) {
+		if (f->len >= RF_TUNNEL_GATHER) {
+			hl = rf_ws_frame_header(hdr, 1, RF_WS_BINARY, f->len,
+			    NULL);
+			RF_ASSERT(hl <= RF_WS_HDR_ROOM);
+			memcpy(f->buf + RF_FRAME_OFF - hl, hdr, hl);
+			if (lws_write(t->wsi, f->buf + RF_FRAME_OFF - hl,
+			    f->len + hl, LWS_WRITE_RAW) < (int)(f->len + hl))
+				return -1;
+			frames_sent(t, 1);
+		} else {
+			len = n = 0;
+			for (; f != NULL && f->len < RF_TUNNEL_GATHER &&
+			    len + RF_WS_HDR_ROOM + f->len <= RF_TUNNEL_BATCH;
+			    f = STAILQ_NEXT(f, entry), n++) {
+				len += rf_ws_frame_header(p + len, 1,
+				    RF_WS_BINARY, f->len, NULL);
+				memcpy(p + len, f->buf + RF_FRAME_OFF, f->len);
+				len += f->len;
+			}
+			if (lws_write(t->wsi, p, len, LWS_WRITE_RAW) <
+			    (int)len)
+				return -1;
+			frames_sent(t, n);
+		}
+		if (rf_evloop_choked(t->wsi))
 			break;
 	}
 	if (!STAILQ_EMPTY(&t->outq))
