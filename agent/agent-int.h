@@ -12,6 +12,7 @@
 
 #include <libwebsockets.h>
 
+#include "buf.h"
 #include "evloop.h"
 #include "rfagent.h"
 #include "tlsraw.h"
@@ -84,6 +85,7 @@ struct agent_dev {
 	struct rf_agent_status	 st;
 	struct lws		*wsi;		/* the tunnel, once up */
 	struct lws		*cwsi;		/* the tunnel, from connect */
+	struct rf_buf		 tx;		/* framed, not yet taken */
 	unsigned int		 failures;	/* in a row */
 	lws_sorted_usec_list_t	 sul_retry;
 	struct rf_wsc_ka	 ka;		/* keep-alive timing */

@@ -13,8 +13,8 @@
  * callers flush after each.
  *
  * Memory.  The write BIO grows with what is written and not yet flushed:
- * callers write plaintext only while rf_evloop_choked says the socket
- * takes more, so it holds about one write's worth.  The read BIO holds at
+ * callers write plaintext only once the socket took what was there
+ * (rf_tlsraw_pending is 0), so it holds about one write's worth.  The read BIO holds at
  * most what one lws read delivered beyond the last complete TLS record.
  */
 #include <arpa/inet.h>
@@ -261,14 +261,21 @@ rf_tlsraw_pending(const struct rf_tlsraw *t)
 int
 rf_tlsraw_flush(struct rf_tlsraw *t, struct lws *wsi)
 {
-	unsigned char buf[TLSRAW_FLUSH_MAX];
-	int n;
+	unsigned char scratch[TLSRAW_FLUSH_MAX];
+	char *p;
+	long len, n;
+	int m;
 
-	while (BIO_ctrl_pending(t->wbio) > 0 && !rf_evloop_choked(wsi)) {
-		if ((n = BIO_read(t->wbio, buf, sizeof(buf))) <= 0)
-			break;
-		if (lws_write(wsi, buf, (size_t)n, LWS_WRITE_RAW) < n)
+	while ((len = BIO_get_mem_data(t->wbio, &p)) > 0) {
+		if ((n = rf_evloop_write(wsi, p, (size_t)len)) < 0)
 			return -1;
+		if (n == 0)
+			break;
+		/* What the socket took leaves the BIO. */
+		for (; n > 0; n -= m)
+			if ((m = BIO_read(t->wbio, scratch, n > (long)sizeof(
+			    scratch) ? (int)sizeof(scratch) : (int)n)) <= 0)
+				return -1;
 	}
 	if (BIO_ctrl_pending(t->wbio) > 0)
 		lws_callback_on_writable(wsi);
@@ -283,7 +290,7 @@ rf_tlsraw_finish(struct rf_tlsraw *t, struct lws *wsi)
 		if (rf_tlsraw_flush(t, wsi) != 0)
 			return -1;
 	}
-	if (rf_evloop_choked(wsi) ||
+	if (lws_partial_buffered(wsi) ||
 	    (t != NULL && rf_tlsraw_pending(t) > 0)) {
 		lws_callback_on_writable(wsi);
 		return 0;

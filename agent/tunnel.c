@@ -517,13 +517,29 @@ next_frame(struct agent_dev *d, unsigned char *buf, size_t room)
 	return 0;
 }
 
+/*
+ * Frames go out in batches, written with rf_evloop_write: what the socket
+ * does not take waits in d->tx and goes first next time.  A PING is left
+ * to lws only while nothing waits there (lws would put it in the middle).
+ */
 static int
 tunnel_writeable(struct agent_dev *d, struct lws *wsi)
 {
 	unsigned char ping[LWS_PRE + 1], *p;
 	struct rf_wsc_batch b;
 	size_t n = 0, room;
+	long w;
 
+	if (rf_buf_len(&d->tx) > 0) {
+		if ((w = rf_evloop_write(wsi, rf_buf_ptr(&d->tx),
+		    rf_buf_len(&d->tx))) < 0)
+			return -1;
+		rf_buf_consume(&d->tx, (size_t)w);
+		if (rf_buf_len(&d->tx) > 0)
+			goto later;
+		rf_buf_free(&d->tx);
+		d->ka.last_tx = lws_now_usecs();
+	}
 	if (d->ping_due) {
 		d->ping_due = 0;
 		if (lws_write(wsi, ping + LWS_PRE, 0, LWS_WRITE_PING) < 0)
@@ -531,19 +547,28 @@ tunnel_writeable(struct agent_dev *d, struct lws *wsi)
 		d->ka.last_tx = lws_now_usecs();
 	}
 	rf_wsc_batch_init(&b, d->agent->txbuf, sizeof(d->agent->txbuf));
-	while (!rf_evloop_choked(wsi)) {
+	for (;;) {
 		while ((p = rf_wsc_batch_room(&b, TUNNEL_TX_MIN, &room)) !=
 		    NULL && (n = next_frame(d, p, room)) > 0)
 			if (rf_wsc_batch_add(&b, n) != 0)
 				return -1;
 		if (b.len == 0)
 			return 0;
-		if (rf_wsc_batch_send(wsi, &b) != 0)
+		if ((w = rf_evloop_write(wsi, b.buf, b.len)) < 0)
 			return -1;
-		d->ka.last_tx = lws_now_usecs();
+		if (w > 0)
+			d->ka.last_tx = lws_now_usecs();
+		if ((size_t)w < b.len) {
+			if (rf_buf_put(&d->tx, b.buf + w, b.len - (size_t)w) !=
+			    0)
+				return -1;
+			goto later;
+		}
+		b.len = 0;
 		if (n == 0)
 			return 0;	/* nothing more waits */
 	}
+later:
 	lws_callback_on_writable(wsi);
 	return 0;
 }
@@ -676,6 +701,7 @@ tunnel_gone(struct agent_dev *d, struct lws *wsi, const char *why)
 	}
 	free(d->rx);
 	d->rx = NULL;
+	rf_buf_free(&d->tx);
 	d->rxlen = 0;
 	d->nover = 0;
 	d->paused = 0;
@@ -755,6 +781,9 @@ agent_tunnel_connect(struct agent_dev *d)
 	d->reason_set = 0;
 	d->st.last_error[0] = '\0';
 	d->established = 0;
+	/* At most one batch is ever kept. */
+	rf_buf_free(&d->tx);
+	rf_buf_init(&d->tx, AGENT_TX_BUF);
 	d->st.state = RF_AGENT_CONNECTING;
 	verbose("%s: connecting to %s", d->conf.id, a->s.reflector);
 	/* d->wsi is set only on ESTABLISHED; until then lws owns it. */
@@ -782,6 +811,7 @@ agent_tunnel_drop(struct agent_dev *d)
 	}
 	free(d->rx);
 	d->rx = NULL;
+	rf_buf_free(&d->tx);
 	d->wsi = NULL;
 	d->cwsi = NULL;
 	if (wsi != NULL) {
@@ -920,24 +950,13 @@ target_tls_rx(struct agent_chan *c, struct lws *wsi, const void *in,
 	return rf_tlsraw_flush(c->tls, wsi);
 }
 
-/* Hands n bytes for the target to the socket, through TLS if it has it. */
-static int
-target_put(struct agent_chan *c, struct lws *wsi, const unsigned char *p,
-    size_t n)
-{
-	if (c->tls == NULL)
-		return lws_write(wsi, (unsigned char *)p, n, LWS_WRITE_RAW) <
-		    (int)n ? -1 : 0;
-	if (rf_tlsraw_write(c->tls, p, n) != 0)
-		return -1;
-	return rf_tlsraw_flush(c->tls, wsi);
-}
-
 static int
 target_writeable(struct agent_chan *c, struct lws *wsi)
 {
 	unsigned char buf[TARGET_WRITE_MAX];
+	const unsigned char *p;
 	size_t n;
+	long w;
 	int r;
 
 	if (c->tls != NULL) {
@@ -946,9 +965,23 @@ target_writeable(struct agent_chan *c, struct lws *wsi)
 		if (!rf_tlsraw_ready(c->tls))
 			return 0;	/* the handshake is still going */
 	}
-	while (c->to_target.bytes > 0 && !rf_evloop_choked(wsi)) {
+	while (c->to_target.bytes > 0) {
+		if (c->tls == NULL) {
+			n = rf_wsc_q_peek(&c->to_target, &p);
+			if ((w = rf_evloop_write(wsi, p, n)) < 0)
+				return -1;
+			if (w == 0)
+				break;
+			rf_wsc_q_drop(&c->to_target, (size_t)w);
+			chan_grant(c, (size_t)w);
+			continue;
+		}
+		/* Plaintext goes in only once the ciphertext before it went. */
+		if (rf_tlsraw_pending(c->tls) > 0)
+			break;
 		n = rf_wsc_q_get(&c->to_target, buf, sizeof(buf));
-		if (target_put(c, wsi, buf, n) != 0)
+		if (rf_tlsraw_write(c->tls, buf, n) != 0 ||
+		    rf_tlsraw_flush(c->tls, wsi) != 0)
 			return -1;
 		chan_grant(c, n);
 	}

@@ -25,14 +25,43 @@
 #ifndef RF_EVLOOP_H
 #define RF_EVLOOP_H
 
+#include <sys/queue.h>
+
 struct ev_loop;
+struct ev_prepare;
+struct ev_idle;
 struct lws;
 struct lws_context;
 struct lws_context_creation_info;
 
+/*
+ * Writes at the end of the iteration.  A connection that has bytes to send
+ * because of an event on another connection (a browser's request for the
+ * tunnel, a device's answer for the browser) could ask lws for WRITEABLE:
+ * that is an epoll_ctl(2) to watch for POLLOUT, another epoll_wait(2)
+ * that returns at once, and an epoll_ctl(2) to stop watching, three system
+ * calls per hop for a socket that was writable all along.  Instead it is
+ * queued here, and once every event of the iteration has been handled
+ * (libev's prepare watcher, just before the loop would block) its fn
+ * writes what the iteration gathered: one write for all of it, like
+ * WRITEABLE, with none of the three calls.  fn runs outside any lws
+ * callback, so it cannot close its connection by returning -1: it asks lws
+ * to (lws_set_timeout with LWS_TO_KILL_ASYNC).  When the socket does not
+ * take everything, lws's own WRITEABLE takes over.  A flush must be
+ * cancelled before its owner is freed.
+ */
+struct rf_evflush {
+	TAILQ_ENTRY(rf_evflush)	 entry;
+	void			(*fn)(struct rf_evflush *);
+	int			 queued;
+};
+
 struct rf_evloop {
 	struct ev_loop		*loop;
 	void			*foreign[1];	/* for info->foreign_loops */
+	struct ev_prepare	*prepare;
+	struct ev_idle		*idle;		/* flushes left for later */
+	TAILQ_HEAD(, rf_evflush) flushes;
 };
 
 /*
@@ -46,16 +75,27 @@ int	rf_evloop_init(struct rf_evloop *,
  * handles what is ready (wait == 0).
  */
 void	rf_evloop_once(struct rf_evloop *, int wait);
+/* Queues fl (once) for the end of this iteration. */
+void	rf_evloop_flush_later(struct rf_evloop *, struct rf_evflush *,
+	    void (*)(struct rf_evflush *));
+void	rf_evloop_flush_cancel(struct rf_evloop *, struct rf_evflush *);
 /* Wakes the loop once, so that lws arms the timers set outside it. */
 void	rf_evloop_kick(struct lws_context *);
 /*
- * Whether wsi should be written to no more until its WRITEABLE: lws holds
- * bytes a send(2) did not take.  Our writers loop with this, not with
- * lws_send_pipe_choked, which is a poll(2) on the socket per call (two
- * per request through the reflector).  The price: the one write that
- * meets a full socket is copied into lws's buffer.
+ * Writes what wsi's socket takes now, through its TLS if it has one: the
+ * bytes taken (0 when none), or -1 when the connection failed.  lws_write
+ * would keep what the socket did not take in a buffer of its own, and lws
+ * reads nothing more from a connection while it holds bytes for it: two
+ * relays each holding bytes for the other, or one holding bytes for a
+ * client that finishes writing before it reads, then wait for each other
+ * for ever (a stalled CONNECT echo showed it).  So the rest stays in the
+ * caller's queue, which its high and low marks bound, and the caller asks
+ * for WRITEABLE.  After 0 on TLS, OpenSSL holds a record of these bytes:
+ * the same bytes, at least as many, must be offered again (our queues
+ * only grow at the tail, so their head is).  While lws itself holds bytes
+ * (a PING it framed), nothing is taken, so nothing overtakes them.
  */
-int	rf_evloop_choked(struct lws *);
+long	rf_evloop_write(struct lws *, const void *, size_t);
 /* After lws_context_destroy. */
 void	rf_evloop_free(struct rf_evloop *);
 

@@ -111,6 +111,7 @@ enum front_state {
 struct rf_out {
 	STAILQ_ENTRY(rf_out)	 entry;
 	size_t			 len;
+	size_t			 off;		/* written so far */
 	unsigned char		 data[];	/* LWS_PRE, then len bytes */
 };
 
@@ -121,11 +122,13 @@ struct rf_front {
 	struct rf_buf		 in;
 	struct rf_http_head	*head;		/* HEAD and CLOSING only */
 	STAILQ_HEAD(, rf_out)	 outq;
+	struct rf_evflush	 flush;		/* writes, end of iteration */
 	struct rf_tunnel	*t;
 	struct rf_ws_asm	 wsasm;		/* fragmented WS messages */
 	int			 status;	/* of the last response, for logs */
 	size_t			 outq_bytes;	/* bytes in outq */
 	int			 rx_off;	/* lws reads no more */
+	int			 dead;		/* a flush failed: close */
 
 	/* CONNECT and RELAY. */
 	struct rf_front		*relay;	/* RELAY: the other end */
@@ -149,6 +152,36 @@ rf_front_session_size(void)
 	return sizeof(struct rf_front);
 }
 
+static int	writeable(struct rf_front *);
+
+/* What an iteration queued goes out at its end (evloop.h). */
+static void
+flush(struct rf_evflush *fl)
+{
+	struct rf_front *f = lws_container_of(fl, struct rf_front, flush);
+
+	/* Outside a callback of its own, f closes from its WRITEABLE. */
+	if (writeable(f) != 0) {
+		f->dead = 1;
+		lws_callback_on_writable(f->wsi);
+	}
+}
+
+static void
+want_write(struct rf_front *f)
+{
+	rf_evloop_flush_later(rf_worker_loop(), &f->flush, flush);
+}
+
+void
+rf_front_want_write(struct lws *wsi)
+{
+	struct rf_front *f = lws_wsi_user(wsi);
+
+	if (f != NULL)
+		want_write(f);
+}
+
 static int
 queue_out(struct rf_front *f, const void *p, size_t len)
 {
@@ -157,10 +190,11 @@ queue_out(struct rf_front *f, const void *p, size_t len)
 	if ((o = malloc(sizeof(*o) + LWS_PRE + len)) == NULL)
 		return RF_ERR_NOMEM;
 	o->len = len;
+	o->off = 0;
 	memcpy(o->data + LWS_PRE, p, len);
 	STAILQ_INSERT_TAIL(&f->outq, o, entry);
 	f->outq_bytes += len;
-	lws_callback_on_writable(f->wsi);
+	want_write(f);
 	return 0;
 }
 
@@ -573,7 +607,7 @@ static void
 closing(struct rf_front *f)
 {
 	f->state = FRONT_CLOSING;
-	lws_callback_on_writable(f->wsi);
+	want_write(f);
 }
 
 /*
@@ -603,7 +637,7 @@ connect_refuse(struct rf_front *f, int status, const char *why,
 	}
 	r = send_buf(f, &b, 0);
 	f->ch = NULL;
-	lws_callback_on_writable(f->wsi);
+	want_write(f);
 	return r;
 }
 
@@ -1097,12 +1131,13 @@ ws_send(struct rf_front *f, int opcode, const void *p, size_t len)
 	if ((o = malloc(sizeof(*o) + LWS_PRE + hl + len)) == NULL)
 		return RF_ERR_NOMEM;
 	o->len = hl + len;
+	o->off = 0;
 	memcpy(o->data + LWS_PRE, hdr, hl);
 	if (len > 0)
 		memcpy(o->data + LWS_PRE + hl, p, len);
 	STAILQ_INSERT_TAIL(&f->outq, o, entry);
 	f->outq_bytes += o->len;
-	lws_callback_on_writable(f->wsi);
+	want_write(f);
 	return 0;
 }
 
@@ -1161,18 +1196,20 @@ static int
 writeable(struct rf_front *f)
 {
 	struct rf_out *o;
+	long n;
 
 	while ((o = STAILQ_FIRST(&f->outq)) != NULL) {
-		if (lws_write(f->wsi, o->data + LWS_PRE, o->len,
-		    LWS_WRITE_RAW) < (int)o->len)
+		if ((n = rf_evloop_write(f->wsi, o->data + LWS_PRE + o->off,
+		    o->len - o->off)) < 0)
 			return -1;
-		STAILQ_REMOVE_HEAD(&f->outq, entry);
-		f->outq_bytes -= o->len;
-		free(o);
-		if (rf_evloop_choked(f->wsi)) {
+		o->off += (size_t)n;
+		f->outq_bytes -= (size_t)n;
+		if (o->off < o->len) {
 			lws_callback_on_writable(f->wsi);
 			break;
 		}
+		STAILQ_REMOVE_HEAD(&f->outq, entry);
+		free(o);
 	}
 	stream_drained(f);
 	if (!STAILQ_EMPTY(&f->outq))
@@ -1211,6 +1248,7 @@ gone(struct rf_front *f)
 {
 	struct rf_out *o;
 
+	rf_evloop_flush_cancel(rf_worker_loop(), &f->flush);
 	if (f->relay != NULL || f->ch != NULL || f->cx_log)
 		stream_gone(f);
 	if (f->t != NULL) {
@@ -1238,6 +1276,8 @@ rf_front_callback(struct lws *wsi, enum lws_callback_reasons reason,
 	case LWS_CALLBACK_RAW_ADOPT:
 		return adopted(wsi, f);
 	case LWS_CALLBACK_RAW_RX:
+		if (f->dead)
+			return -1;
 		if (f->state == FRONT_CLOSING)
 			return 0;
 		if (f->state == FRONT_CONNECT || f->state == FRONT_RELAY)
@@ -1264,7 +1304,7 @@ rf_front_callback(struct lws *wsi, enum lws_callback_reasons reason,
 		}
 		return 0;
 	case LWS_CALLBACK_RAW_WRITEABLE:
-		return writeable(f);
+		return f->dead ? -1 : writeable(f);
 	case LWS_CALLBACK_RAW_CLOSE:
 		gone(f);
 		return 0;

@@ -139,6 +139,8 @@ enum proxy_resp {
 
 struct proxy_conn {
 	struct lws		*wsi;		/* NULL once PX_GONE */
+	struct rf_evflush	 flush;		/* writes, end of iteration */
+	int			 dead;		/* a flush failed: close */
 	struct lws_context	*ctx;
 	struct rf_conn		*conn;		/* the worker's record */
 	enum proxy_state	 state;
@@ -260,6 +262,7 @@ wt_error_text(uint16_t err)
 static void
 proxy_free(struct proxy_conn *pc)
 {
+	rf_evloop_flush_cancel(rf_worker_loop(), &pc->flush);
 	cache_free(pc);
 	if (pc->gone_timer)
 		lws_sul_cancel(&pc->sul_gone);
@@ -294,11 +297,31 @@ rx_update(struct proxy_conn *pc)
 	lws_rx_flow_control(pc->wsi, !off);
 }
 
+static int	progress(struct proxy_conn *);
+
+/*
+ * What the channel's callbacks queued goes out at the end of the
+ * iteration (evloop.h); outside a callback of its own, a connection that
+ * must close does so from its WRITEABLE.
+ */
+static void
+flush(struct rf_evflush *fl)
+{
+	struct proxy_conn *pc = lws_container_of(fl, struct proxy_conn, flush);
+
+	if (pc->wsi == NULL)
+		return;
+	if (progress(pc) != 0 && pc->wsi != NULL) {
+		pc->dead = 1;
+		lws_callback_on_writable(pc->wsi);
+	}
+}
+
 static void
 want_write(struct proxy_conn *pc)
 {
 	if (pc->wsi != NULL)
-		lws_callback_on_writable(pc->wsi);
+		rf_evloop_flush_later(rf_worker_loop(), &pc->flush, flush);
 }
 
 /* Queues bytes for the browser; pauses the channel above high water. */
@@ -1945,16 +1968,15 @@ transaction_done(struct proxy_conn *pc)
 static int
 flush_out(struct proxy_conn *pc)
 {
-	size_t	 n;
+	long	 n;
 
-	while (rf_buf_len(&pc->out) > 0 && !rf_evloop_choked(pc->wsi)) {
-		n = rf_buf_len(&pc->out);
-		if (n > RF_PROXY_TX_PACKET)
-			n = RF_PROXY_TX_PACKET;
-		if (lws_write(pc->wsi, (unsigned char *)(uintptr_t)
-		    rf_buf_ptr(&pc->out), n, LWS_WRITE_RAW) < (int)n)
+	while (rf_buf_len(&pc->out) > 0) {
+		if ((n = rf_evloop_write(pc->wsi, rf_buf_ptr(&pc->out),
+		    rf_buf_len(&pc->out))) < 0)
 			return -1;
-		rf_buf_consume(&pc->out, n);
+		if (n == 0)
+			break;
+		rf_buf_consume(&pc->out, (size_t)n);
 	}
 	if (rf_buf_len(&pc->out) == 0)
 		rf_buf_compact(&pc->out);
@@ -2067,6 +2089,7 @@ on_close(struct proxy_conn *pc)
 		    pc->user, pc->peer, pc->up, pc->down);
 	pc->wsi = NULL;
 	pc->conn = NULL;
+	rf_evloop_flush_cancel(rf_worker_loop(), &pc->flush);
 	if (pc->ch == NULL) {
 		proxy_free(pc);
 		return;
@@ -2148,11 +2171,11 @@ rf_proxy_callback(struct lws *wsi, enum lws_callback_reasons reason,
 		}
 		return 0;
 	case LWS_CALLBACK_RAW_RX:
-		if (pc == NULL)
+		if (pc == NULL || pc->dead)
 			return -1;
 		return on_rx(pc, in, len);
 	case LWS_CALLBACK_RAW_WRITEABLE:
-		if (pc == NULL)
+		if (pc == NULL || pc->dead)
 			return -1;
 		return progress(pc);
 	case LWS_CALLBACK_RAW_CLOSE:

@@ -47,7 +47,7 @@
  * given in ch->held and puts on the tunnel only what its credit allows;
  * CREDIT from the agent lets more go; CLOSE leaves after the held bytes.
  * The high/low marks count held and queued bytes together, so openers see
- * the same AGAIN/writable() as before; rf_evloop_choked still paces
+ * the same AGAIN/writable() as before; the socket still paces
  * the tunnel as a whole.  Receiving: the agent may have at most
  * RF_TUNNEL_EXT_WINDOW bytes in flight on a channel; more is
  * ERROR(PROTOCOL) on that channel, never buffered.  Bytes are granted
@@ -161,6 +161,7 @@ struct rf_tunnel {
 	uint32_t			 tx_window;	/* agent's window */
 	STAILQ_HEAD(, rf_frame)		 outq;
 	size_t				 outq_bytes;
+	struct rf_buf			 tx;		/* framed, not yet taken */
 	unsigned long long		 bytes_in;
 	unsigned long long		 bytes_out;
 };
@@ -270,7 +271,7 @@ queue_frame(struct rf_tunnel *t, uint8_t op, uint16_t channel, uint32_t arg,
 		memcpy(f->buf + RF_FRAME_OFF + hl, payload, len);
 	STAILQ_INSERT_TAIL(&t->outq, f, entry);
 	t->outq_bytes += f->len;
-	lws_callback_on_writable(t->wsi);
+	rf_front_want_write(t->wsi);
 	return 0;
 }
 
@@ -391,17 +392,19 @@ grant(struct rf_channel *ch, int force)
  * Writing.  A frame is one binary WebSocket message.  Small frames (an
  * OPEN, a CREDIT, a request head) are gathered with their headers into
  * one buffer of up to RF_TUNNEL_BATCH bytes, so that what is queued goes
- * out as one TLS record and one send(2), not one per frame; a larger
- * frame goes out from its own buffer, where its header was left room for.
- * The batch is the worker's (one loop, one writer at a time): lws copies
- * what a socket did not take into its own buffer.
+ * out as few TLS records and send(2)s as it can, not one per frame; a
+ * larger frame goes out from its own buffer, where its header was left
+ * room for.  The batch is the worker's (one loop, one writer at a time).
+ * What the socket does not take is kept in t->tx, which goes first next
+ * time (rf_evloop_write: never left with lws); t->tx holds memory only
+ * while it holds bytes, and the frames in it count as sent.
  */
 #define RF_TUNNEL_BATCH		(64 * 1024)
 #define RF_TUNNEL_GATHER	(4 * 1024)	/* frames below are gathered */
 
-static unsigned char tunnel_batch[LWS_PRE + RF_TUNNEL_BATCH];
+static unsigned char tunnel_batch[RF_TUNNEL_BATCH];
 
-/* Pops the first n frames, written. */
+/* Pops the first n frames, written or in t->tx. */
 static void
 frames_sent(struct rf_tunnel *t, size_t n)
 {
@@ -414,44 +417,68 @@ frames_sent(struct rf_tunnel *t, size_t n)
 	}
 }
 
+/*
+ * The next frames as one run of bytes: the first frame itself when it is
+ * large, else those that fit gathered in tunnel_batch.  Sets *nframes.
+ */
+static size_t
+next_run(struct rf_tunnel *t, const unsigned char **run, size_t *nframes)
+{
+	unsigned char hdr[14];
+	struct rf_frame *f = STAILQ_FIRST(&t->outq);
+	size_t hl, len = 0;
+
+	*nframes = 0;
+	if (f->len >= RF_TUNNEL_GATHER) {
+		hl = rf_ws_frame_header(hdr, 1, RF_WS_BINARY, f->len, NULL);
+		RF_ASSERT(hl <= RF_WS_HDR_ROOM);
+		memcpy(f->buf + RF_FRAME_OFF - hl, hdr, hl);
+		*run = f->buf + RF_FRAME_OFF - hl;
+		*nframes = 1;
+		return f->len + hl;
+	}
+	for (; f != NULL && f->len < RF_TUNNEL_GATHER &&
+	    len + RF_WS_HDR_ROOM + f->len <= RF_TUNNEL_BATCH;
+	    f = STAILQ_NEXT(f, entry), (*nframes)++) {
+		len += rf_ws_frame_header(tunnel_batch + len, 1, RF_WS_BINARY,
+		    f->len, NULL);
+		memcpy(tunnel_batch + len, f->buf + RF_FRAME_OFF, f->len);
+		len += f->len;
+	}
+	*run = tunnel_batch;
+	return len;
+}
+
 /* The socket can take more: what is queued goes out. */
 int
 rf_tunnel_write(struct rf_tunnel *t)
 {
-	unsigned char hdr[14], *p = tunnel_batch + LWS_PRE;
-	struct rf_frame *f;
-	size_t hl, len, n;
+	const unsigned char *run;
+	size_t len, nframes;
+	long n;
 
-	while ((f = STAILQ_FIRST(&t->outq)) != NULL) {
-		if (f->len >= RF_TUNNEL_GATHER) {
-			hl = rf_ws_frame_header(hdr, 1, RF_WS_BINARY, f->len,
-			    NULL);
-			RF_ASSERT(hl <= RF_WS_HDR_ROOM);
-			memcpy(f->buf + RF_FRAME_OFF - hl, hdr, hl);
-			if (lws_write(t->wsi, f->buf + RF_FRAME_OFF - hl,
-			    f->len + hl, LWS_WRITE_RAW) < (int)(f->len + hl))
+	for (;;) {
+		if (rf_buf_len(&t->tx) > 0) {
+			if ((n = rf_evloop_write(t->wsi, rf_buf_ptr(&t->tx),
+			    rf_buf_len(&t->tx))) < 0)
 				return -1;
-			frames_sent(t, 1);
-		} else {
-			len = n = 0;
-			for (; f != NULL && f->len < RF_TUNNEL_GATHER &&
-			    len + RF_WS_HDR_ROOM + f->len <= RF_TUNNEL_BATCH;
-			    f = STAILQ_NEXT(f, entry), n++) {
-				len += rf_ws_frame_header(p + len, 1,
-				    RF_WS_BINARY, f->len, NULL);
-				memcpy(p + len, f->buf + RF_FRAME_OFF, f->len);
-				len += f->len;
-			}
-			if (lws_write(t->wsi, p, len, LWS_WRITE_RAW) <
-			    (int)len)
-				return -1;
-			frames_sent(t, n);
+			rf_buf_consume(&t->tx, (size_t)n);
+			if (rf_buf_len(&t->tx) > 0)
+				break;
+			rf_buf_free(&t->tx);
 		}
-		if (rf_evloop_choked(t->wsi))
-			break;
+		if (STAILQ_EMPTY(&t->outq))
+			return 0;
+		len = next_run(t, &run, &nframes);
+		if ((n = rf_evloop_write(t->wsi, run, len)) < 0)
+			return -1;
+		/* Kept before the frames go: frame_sent may queue more. */
+		if ((size_t)n < len &&
+		    rf_buf_put(&t->tx, run + n, len - (size_t)n) != 0)
+			return -1;
+		frames_sent(t, nframes);
 	}
-	if (!STAILQ_EMPTY(&t->outq))
-		lws_callback_on_writable(t->wsi);
+	lws_callback_on_writable(t->wsi);
 	return 0;
 }
 
@@ -919,6 +946,9 @@ rf_tunnel_open(struct lws *wsi, const char *device, const char *group,
 	snprintf(t->peer, sizeof(t->peer), "%s", peer);
 	LIST_INIT(&t->channels);
 	STAILQ_INIT(&t->outq);
+	/* At most one run (a frame or a batch) is ever kept. */
+	rf_buf_init(&t->tx, RF_TUNNEL_BATCH + RF_WS_HDR_ROOM +
+	    RF_WT_EXT_FRAME_MAX);
 	t->keepalive = keepalive;
 	t->tx_frame = RF_WT_STOCK_PAYLOAD_MAX;
 	if (ext != NULL) {
@@ -967,6 +997,7 @@ tunnel_free(struct rf_tunnel *t)
 		STAILQ_REMOVE_HEAD(&t->outq, entry);
 		free(f);
 	}
+	rf_buf_free(&t->tx);
 	for (i = 0; i < t->nprops; i++) {
 		free(t->props[i].name);
 		free(t->props[i].value);

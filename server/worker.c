@@ -198,6 +198,12 @@ rf_worker_conf(void)
 	return W.conf;
 }
 
+struct rf_evloop *
+rf_worker_loop(void)
+{
+	return &W.loop;
+}
+
 const struct rf_worker_args *
 rf_worker_args(void)
 {

@@ -51,6 +51,8 @@ struct rf_worker_info {
 void	rf_worker_info(struct rf_worker_info *);
 void	rf_worker_conn_gone(struct rf_conn *);
 const struct rf_conf *rf_worker_conf(void);
+/* The worker's event loop: for writes at the end of an iteration. */
+struct rf_evloop *rf_worker_loop(void);
 const struct rf_worker_args *rf_worker_args(void);
 struct rf_db *rf_worker_routing(void);
 /* The registry (sessions live there; auth.c, portal.c). */

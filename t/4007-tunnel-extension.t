@@ -124,7 +124,8 @@ ok "  ... and at most the 65536 it announced" test "$n" -le 65536
 WT_EXT='1; frame=4096; window=16384' post_through window.out 'extension 1' 16384
 total=$(awk '/^data/ { n += $3 } END { print n + 0 }' window.out)
 is "$total" 16384 "an agent that grants nothing gets exactly its 16384-byte window"
-is "$(maxdata window.out)" 4096 "  ... in frames of at most the 4096 it announced"
+n=$(maxdata window.out)
+ok "  ... in frames of at most the 4096 it announced ($n)" test "$n" -gt 2048 -a "$n" -le 4096
 
 unlike "$(cat "$TRASH/reflectord.log")" 'killed by signal|exited with status [^0]' \
     "no worker died of anything above"
