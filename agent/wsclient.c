@@ -362,7 +362,8 @@ rf_wsc_batch_room(struct rf_wsc_batch *b, size_t min, size_t *room)
 	*room = 0;
 	if (left < RF_WS_HEADER_MAX + min)
 		return NULL;
-	h = masked_header_len(left - RF_WS_HEADER_MAX);
+	/* Any payload of at most left - h bytes needs at most h (monotonic). */
+	h = masked_header_len(left);
 	b->room_hdr = h;
 	b->room_max = *room = left - h;
 	return b->buf + b->len + h;

@@ -116,21 +116,16 @@ rf_evloop_kick(struct lws_context *ctx)
 	lws_cancel_service(ctx);
 }
 
-long
-rf_evloop_write(struct lws *wsi, const void *p, size_t len)
+/* One SSL_write or send(2): the bytes taken, 0 for none now, or -1. */
+static long
+write_once(struct lws *wsi, SSL *ssl, const unsigned char *p, size_t len)
 {
-	SSL *ssl;
 	ssize_t n;
 	int r;
 
-	if (len == 0 || lws_partial_buffered(wsi))
-		return 0;
 	if (len > INT_MAX)
 		len = INT_MAX;
-	if ((ssl = lws_get_ssl(wsi)) != NULL) {
-		/* One record at a time, each one taken or kept whole. */
-		SSL_set_mode(ssl, SSL_MODE_ENABLE_PARTIAL_WRITE |
-		    SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+	if (ssl != NULL) {
 		ERR_clear_error();
 		if ((r = SSL_write(ssl, p, (int)len)) > 0)
 			return r;
@@ -148,6 +143,30 @@ rf_evloop_write(struct lws *wsi, const void *p, size_t len)
 		return (long)n;
 	return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ?
 	    0 : -1;
+}
+
+long
+rf_evloop_write(struct lws *wsi, const void *p, size_t len)
+{
+	const unsigned char *b = p;
+	size_t done = 0;
+	SSL *ssl;
+	long n;
+
+	if (len == 0 || lws_partial_buffered(wsi))
+		return 0;
+	/* One record at a time, each one taken or kept whole. */
+	if ((ssl = lws_get_ssl(wsi)) != NULL)
+		SSL_set_mode(ssl, SSL_MODE_ENABLE_PARTIAL_WRITE |
+		    SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+	while (done < len) {
+		if ((n = write_once(wsi, ssl, b + done, len - done)) < 0)
+			return -1;
+		if (n == 0)
+			break;
+		done += (size_t)n;
+	}
+	return (long)done;
 }
 
 void

@@ -337,7 +337,7 @@ batch_case(const size_t *lens, size_t n, const char *name)
 static void
 test_batch(void)
 {
-	static unsigned char store[LWS_PRE + 3000];
+	static unsigned char store[LWS_PRE + 3000], big[LWS_PRE + 65536 + 14];
 	const size_t mixed[] = { 0, 1, 125, 126, 2048, 65535, 65536, 70000,
 	    100, 3 };
 	const size_t stock[] = { 2048, 2048, 2048, 2048, 2048, 2048, 2048,
@@ -371,6 +371,21 @@ test_batch(void)
 	p = rf_wsc_batch_room(&b, 0, &room);
 	ok(p != NULL && rf_wsc_batch_add(&b, room + 1) != 0,
 	    "a message longer than its room is refused");
+
+	/*
+	 * A room just over 65535 bytes: a message filling it needs the
+	 * 14-byte header, so that is what was left room for (this once
+	 * overflowed the agent's batch by 6 bytes).
+	 */
+	for (total = 65535 - 8; total <= 65535 + 14; total++) {
+		rf_wsc_batch_init(&b, big, LWS_PRE + total);
+		if ((p = rf_wsc_batch_room(&b, 0, &room)) == NULL ||
+		    (memset(p, 'y', room), rf_wsc_batch_add(&b, room)) != 0 ||
+		    b.len > total)
+			break;
+	}
+	ok(total > 65535 + 14, "a full room never overruns the batch "
+	    "(storage of %zu)", total);
 }
 
 int
