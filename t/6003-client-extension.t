@@ -14,6 +14,8 @@
 #   - our reflector-client negotiates it (both logs say so, and the
 #     reflector's frame sizes show it) and moves 50 MB down and 50 MB up
 #     through -L with matching checksums;
+#   - a reader that stops (scripted, and curl at 100 KB/s through -L) makes
+#     neither the workers nor reflector-client queue the 50 MB;
 #   - our reflector-client against a stock reflector (t/lib/fake-reflector.py
 #     answering no header, or a garbled one) keeps 2048-byte messages, and
 #     against one that answers a smaller frame sends no larger ones.
@@ -159,6 +161,57 @@ ok "  ... whose frames to and from it were larger than 2048 bytes (up $fup, down
     test "${fup:-0}" -gt 2048 -a "${fup:-99999999}" -le 65536 -a \
     "${fdown:-0}" -gt 2048 -a "${fdown:-99999999}" -le 65536
 
+# --- larger messages, no larger queues ---------------------------------------------
+# A reader that stops: 50 MB asked for in 64 KiB messages, then nothing
+# read for 4 s.  The reflector must pause the channel (and, through the
+# device tunnel's credit, the agent), and reflector-client stop reading
+# the tunnel, rather than queue the file: growth far below 50 MB.
+rss_kib() { # PID...: the sum of their VmRSS, in KiB
+	local p v sum=0
+	for p in "$@"; do
+		v=$(awk '$1 == "VmRSS:" { print $2 }' "/proc/$p/status" 2>/dev/null)
+		sum=$((sum + ${v:-0}))
+	done
+	echo "$sum"
+}
+if ldd "$REFLECTORD" 2>/dev/null | grep -q libasan; then
+	skip "RSS under ASan counts its quarantine of freed memory" 4
+else
+	mapfile -t WPIDS < <(worker_pids)
+	r0=$(rss_kib "${WPIDS[@]}")
+	timeout $((60 * MULT)) python3 "$RF_TOP/t/lib/wt-client.py" \
+	    --user alice --password="$PASSWORD" --stall 4 \
+	    --ext '1; frame=65536; window=65536' "$HTTPS_PORT" tls/ca.pem \
+	    dev1.localhost "$DPORT" get:/big.bin >stall.out 2>&1 &
+	SPID=$!
+	wait_for 10 grep -q stalling stall.out
+	sleep 2
+	r1=$(rss_kib "${WPIDS[@]}")
+	ok "a client that stops reading: the workers grow by $(( (r1 - r0) / 1024 )) MB, not by the 50 MB" \
+	    test "$r0" -gt 0 -a $((r1 - r0)) -lt $((16 * 1024))
+	wait "$SPID"
+	is "$(line body <stall.out)" "52428800 $BIG_SUM" "  ... which then arrives whole"
+
+	"$CLIENT" -c tls/ca.pem -r "https://localhost:$HTTPS_PORT/" -L 0 \
+	    -R "$DPORT" dev1 >slow.port 2>slow.err &
+	CPID=$!
+	track_pid "$CPID"
+	wait_for 10 test -s slow.port
+	c0=$(rss_kib "$CPID")
+	curl -sS --limit-rate 100K --max-time $((4 * MULT)) \
+	    "http://127.0.0.1:$(head -n 1 slow.port)/big.bin" >slow.body 2>/dev/null &
+	LPID=$!
+	sleep 3
+	c1=$(rss_kib "$CPID")
+	ok "a local reader at 100 KB/s: reflector-client grows by $(( (c1 - c0) / 1024 )) MB, not by the 50 MB" \
+	    test "$c0" -gt 0 -a $((c1 - c0)) -lt $((16 * 1024))
+	wait "$LPID"
+	ok "  ... while the slow download went on ($(wc -c <slow.body) bytes)" \
+	    test "$(wc -c <slow.body)" -gt 0
+	kill "$CPID" 2>/dev/null
+	wait "$CPID" 2>/dev/null
+fi
+
 # --- reflector-client against a stock reflector -----------------------------------
 # fake_client ANSWER: reflector-client -W through fake-reflector.py, which
 # answers ANSWER in the header ("-": none) and echoes 1 MiB; sets OUT (the
@@ -167,6 +220,8 @@ head -c 1M /dev/urandom >one.bin
 fake_client() {
 	local port fpid
 	port=$(free_port) || return 1
+	# Not the last run's "listening": the new one truncates it only later.
+	rm -f fake.out fake.echo fake.client
 	python3 "$RF_TOP/t/lib/fake-reflector.py" tls/cert.pem tls/key.pem \
 	    "$port" client-echo "$1" 1048576 >fake.out 2>fake.err &
 	fpid=$!

@@ -32,7 +32,9 @@
 #               what comes back until the server's close
 #   wait-close  print the server's close frame (code and reason)
 #   get:PATH    an HTTP/1.0 GET of PATH through the tunnel; print the
-#               body's length and checksum
+#               body's length and checksum (with --stall S, print
+#               "stalling" and read nothing for S seconds after the first
+#               message, so that the reflector's queues fill up)
 #
 # "local ADDR:PORT" comes first: the client's own address, which the
 # reflector logs as the peer.
@@ -251,7 +253,7 @@ def client_tunnel(args):
         s.sendall(ws_frame(0x2, ("GET %s HTTP/1.0\r\nHost: device\r\n\r\n"
                                  % args.script[4:]).encode()))
         got, h, n = 0, hashlib.sha256(), 0
-        buf = b""
+        buf, stall = b"", args.stall
         try:
             while True:
                 op, p = r.frame()
@@ -266,6 +268,10 @@ def client_tunnel(args):
                     got += len(p)
                     h.update(p)
                     n += 1
+                    if stall:
+                        say("stalling")
+                        time.sleep(stall)
+                        stall = 0
                     if args.slow and n % 100 == 0:
                         time.sleep(args.slow / 1000)
                 elif op == 0x8:
@@ -322,6 +328,7 @@ def main():
     ap.add_argument("--connect", action="store_true")
     ap.add_argument("--bytes", type=int, default=1 << 20)
     ap.add_argument("--ext", action="append")
+    ap.add_argument("--stall", type=float, default=0)
     ap.add_argument("--slow", type=float, default=0,
                     help="get: sleep this many ms every 100 messages")
     ap.add_argument("https_port", type=int)
