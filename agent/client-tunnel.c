@@ -12,14 +12,28 @@
  * see a half-close as what it is) and starts the tunnel.  Bytes read
  * locally wait in to_ws until the handshake is done; then each goes out
  * in binary messages of at most 2048 bytes (a stock reflector may rely on
- * it), bytes from the tunnel wait in to_local until the local side takes
- * them.  Either queue above AGENT_Q_HIGH stops reading from the side that
- * fills it, until it is back under AGENT_Q_LOW.  When the local side ends
+ * it; with the extension, below, up to the reflector's frame size), bytes
+ * from the tunnel wait in to_local until the local side takes them.
+ * Either queue above AGENT_Q_HIGH stops reading from the side that fills
+ * it, until it is back under AGENT_Q_LOW.  When the local side ends
  * (read 0), what it sent goes out and the tunnel is closed with 1000;
  * when the tunnel ends, what it brought is written and the local side is
  * closed.  A failed handshake or a close with any other code is reported
  * once, in words, through client_msg; the connection is then over and
  * the program's on_end decides what that means (client.c).
+ *
+ * The extension (reflector-webtunnel(7), "Client tunnels").  The upgrade
+ * announces RF_WT_EXT_HEADER with the largest message we take; only a 101
+ * that answers it with a valid value lets our messages grow to the frame
+ * size the reflector announced, so a stock reflector, which sends no such
+ * header, keeps getting 2048 bytes at most, and an unusable answer is the
+ * plain protocol too, never a failed handshake.  A client tunnel carries
+ * one stream and no CREDIT frames: its flow control stays TCP's and the
+ * queues' marks above, so the window= parameter, which the one grammar of
+ * the header requires, is sent equal to the frame size and ignored.  What
+ * we receive needs no cap: lws hands a message over in pieces of at most
+ * rx_buffer_size and to_local is bounded by its marks, whatever the size
+ * of the messages.
  *
  * Races.  lws may call back from inside lws_client_connect_via_info (a
  * connection refused at once), so conn->ws is set through ci.pwsi and a
@@ -45,13 +59,12 @@
 #include "log.h"
 #include "ws.h"
 #include "wsclient.h"
+#include "wt.h"
 
 #ifndef RF_VERSION
 #define RF_VERSION	"0"
 #endif
 
-/* What a stock reflector's clients send at most per message. */
-#define WS_TX_MAX		CLIENT_WS_MSG_MAX
 /* A message is made only where this much room is left in the batch. */
 #define WS_TX_MIN		512
 #define LOCAL_IO_MAX		(64 * 1024)
@@ -65,8 +78,13 @@ static int	connect_cb(struct lws *, enum lws_callback_reasons, void *,
 		    void *, size_t);
 
 const struct lws_protocols client_protocols[] = {
-	/* tx_packet_size covers a whole message: lws never splits one. */
-	{ CLIENT_PROTO, tunnel_cb, 0, 64 * 1024, 0, NULL, 4096 },
+	/*
+	 * tx_packet_size covers a whole batch (CLIENT_TX_BUF): lws would
+	 * write it a packet at a time and copy the rest into a buffer of
+	 * its own, to send one packet per later WRITEABLE.
+	 */
+	{ CLIENT_PROTO, tunnel_cb, 0, 64 * 1024, 0, NULL,
+	    CLIENT_TX_BUF - LWS_PRE },
 	{ CLIENT_LOCAL_PROTO, local_cb, 0, 0, 0, NULL, 0 },
 	{ CLIENT_LISTEN_PROTO, client_listen_cb, 0, 0, 0, NULL, 0 },
 	{ CLIENT_CONNECT_PROTO, connect_cb, 0, 64 * 1024, 0, NULL, 0 },
@@ -433,12 +451,16 @@ static int
 append_headers(struct client_conn *c, char **p, size_t room)
 {
 	struct client *cl = c->cl;
+	struct rf_wt_ext ours;
+	char ext[128];
 	int n;
 
-	n = snprintf(*p, room, "Authorization: %s\r\n"
-	    "X-WebTunnel-RemotePort: %u\r\n"
+	ours.frame = ours.window = CLIENT_EXT_FRAME;
+	n = rf_wt_ext_line(&ours, ext, sizeof(ext)) != 0 ? -1 :
+	    snprintf(*p, room, "Authorization: %s\r\n"
+	    "X-WebTunnel-RemotePort: %u\r\n%s"
 	    "User-Agent: reflector-client/%s\r\n", cl->authorization,
-	    cl->t.port, RF_VERSION);
+	    cl->t.port, ext, RF_VERSION);
 	if (n < 0 || (size_t)n >= room) {
 		conn_fail(c, "the handshake headers do not fit");
 		return -1;
@@ -463,8 +485,8 @@ tunnel_writeable(struct client_conn *c, struct lws *wsi)
 	rf_wsc_batch_init(&b, c->cl->txbuf, sizeof(c->cl->txbuf));
 	while (c->to_ws.bytes > 0 && !lws_send_pipe_choked(wsi)) {
 		while ((p = rf_wsc_batch_room(&b, WS_TX_MIN, &room)) != NULL &&
-		    (n = rf_wsc_q_get(&c->to_ws, p, room < WS_TX_MAX ? room :
-		    WS_TX_MAX)) > 0)
+		    (n = rf_wsc_q_get(&c->to_ws, p, room < c->ws_tx_max ?
+		    room : c->ws_tx_max)) > 0)
 			if (rf_wsc_batch_add(&b, n) != 0)
 				return -1;
 		if (rf_wsc_batch_send(wsi, &b) != 0)
@@ -485,6 +507,28 @@ tunnel_writeable(struct client_conn *c, struct lws *wsi)
 		return -1;
 	}
 	return 0;
+}
+
+/*
+ * The reflector's answer to our announcement, from the 101: messages to it
+ * may grow to the frame size it announced; without a valid answer they
+ * stay at 2048 bytes.
+ */
+static void
+check_extension(struct client_conn *c, struct lws *wsi)
+{
+	struct rf_wt_ext theirs;
+	char v[128];
+	int r;
+
+	c->ext = 0;
+	c->ws_tx_max = CLIENT_WS_MSG_MAX;
+	if ((r = rf_wsc_ext_read(wsi, &theirs, v, sizeof(v))) == 0) {
+		c->ext = 1;
+		c->ws_tx_max = theirs.frame;
+	} else if (r != RF_ERR_NOTFOUND)
+		verbose("connection %u: unusable %s answer \"%.60s\": plain "
+		    "protocol", c->serial, RF_WT_EXT_HEADER, v);
 }
 
 /* Bytes from the tunnel for the local side. */
@@ -541,13 +585,23 @@ tunnel_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 			    c->cl->t.connect_host);
 			return -1;
 		}
+		check_extension(c, wsi);
 		break;
 	case LWS_CALLBACK_CLIENT_ESTABLISHED:
 		c->ws = wsi;
 		c->state = CONN_OPEN;
 		rf_wsc_ka_start(&c->ka, c->cl->keepalive, lws_now_usecs());
-		verbose("connection %u: tunnel to %s port %u open", c->serial,
-		    c->cl->t.host, c->cl->t.port);
+		if (c->ext)
+			verbose("connection %u: tunnel to %s port %u open, "
+			    "extension 1: messages up to %zu bytes to the "
+			    "reflector, %u from it", c->serial, c->cl->t.host,
+			    c->cl->t.port, c->ws_tx_max,
+			    (unsigned)CLIENT_EXT_FRAME);
+		else
+			verbose("connection %u: tunnel to %s port %u open, "
+			    "plain protocol: messages up to %d bytes",
+			    c->serial, c->cl->t.host, c->cl->t.port,
+			    CLIENT_WS_MSG_MAX);
 		if (c->to_ws.bytes > 0 || c->close_ws)
 			lws_callback_on_writable(wsi);
 		break;
@@ -908,6 +962,7 @@ client_conn_new(struct client *cl, int in_fd, int out_fd)
 	c->cl = cl;
 	c->serial = ++cl->serial;
 	c->state = CONN_CONNECTING;
+	c->ws_tx_max = CLIENT_WS_MSG_MAX;
 	c->in_fd = in_fd;
 	c->out_fd = out_fd;
 	rf_wsc_q_init(&c->to_ws);

@@ -131,15 +131,20 @@ struct client_conn {
 	unsigned int		 failed:1;	/* reported an error */
 	unsigned int		 in_connect:1;	/* inside lws's connect call */
 	unsigned int		 fatal_end:1;	/* to tell on_end, when over */
+	unsigned int		 ext:1;		/* the extension is on */
+	size_t			 ws_tx_max;	/* largest message we send */
 	unsigned long long	 bytes_up;
 	unsigned long long	 bytes_down;
 };
 
 /*
  * Messages to a stock reflector are at most 2 KiB; a send batch gathers
- * them to 64 KiB, four full TLS records (client-tunnel.c).
+ * them to 64 KiB, four full TLS records (client-tunnel.c).  With the
+ * extension we take messages of up to CLIENT_EXT_FRAME bytes and send
+ * them as large as the reflector takes, one to a batch.
  */
 #define CLIENT_WS_MSG_MAX	2048
+#define CLIENT_EXT_FRAME	RF_WT_EXT_FRAME_MAX	/* wt.h */
 #define CLIENT_TX_BUF		(LWS_PRE + 64 * 1024)
 
 struct client {

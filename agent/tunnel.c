@@ -626,23 +626,20 @@ toolong:
 static void
 check_extension(struct agent_dev *d, struct lws *wsi)
 {
-	/* lws keeps unknown header names lowercased. */
-	static const char name[] = "x-reflector-webtunnel-ext:";
 	struct rf_wt_ext theirs;
 	char v[128];
-	int n;
+	int r;
 
 	d->ext = 0;
 	d->tx_frame = RF_WT_STOCK_PAYLOAD_MAX;
 	d->tx_window = 0;
-	n = lws_hdr_custom_copy(wsi, v, sizeof(v), name,
-	    (int)sizeof(name) - 1);
-	if (n < 0) {
+	if ((r = rf_wsc_ext_read(wsi, &theirs, v, sizeof(v))) ==
+	    RF_ERR_NOTFOUND) {
 		verbose("%s: the reflector speaks the plain protocol",
 		    d->conf.id);
 		return;
 	}
-	if (rf_wt_ext_parse(v, &theirs) != 0) {
+	if (r != 0) {
 		logit("%s: unusable %s answer \"%.60s\": plain protocol",
 		    d->conf.id, RF_WT_EXT_HEADER, v);
 		return;

@@ -16,6 +16,7 @@
 #include "rfagent.h"
 #include "wsclient.h"
 #include "ws.h"
+#include "wt.h"
 
 /* ------------------------------------------------------------ queues -- */
 
@@ -227,6 +228,26 @@ rf_wsc_check_subprotocol(struct lws *wsi, const char *want, char *why,
 	snprintf(why, len, "the reflector answered 101 with subprotocol "
 	    "'%.64s', not '%s'", proto, want);
 	return -1;
+}
+
+int
+rf_wsc_ext_read(struct lws *wsi, struct rf_wt_ext *theirs, char *raw,
+    size_t rawlen)
+{
+	/* lws keeps unknown header names lowercased, with the colon. */
+	static const char name[] = "x-reflector-webtunnel-ext:";
+
+	memset(theirs, 0, sizeof(*theirs));
+	raw[0] = '\0';
+	if (lws_hdr_custom_length(wsi, name, (int)sizeof(name) - 1) < 0)
+		return RF_ERR_NOTFOUND;
+	/* Longer than rawlen: no value of ours is, so it is unusable. */
+	if (lws_hdr_custom_copy(wsi, raw, (int)rawlen, name,
+	    (int)sizeof(name) - 1) < 0) {
+		raw[0] = '\0';
+		return RF_ERR_PROTO;
+	}
+	return rf_wt_ext_parse(raw, theirs);
 }
 
 /* A header of the failed response, trimmed, or "". */

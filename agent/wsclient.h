@@ -91,6 +91,19 @@ int	rf_wsc_basic(const char *user, const char *password, char *out,
 int	rf_wsc_check_subprotocol(struct lws *, const char *want, char *why,
 	    size_t len);
 
+struct rf_wt_ext;
+/*
+ * What a 101 answered to the RF_WT_EXT_HEADER we announced
+ * (reflector-webtunnel(7)), from LWS_CALLBACK_CLIENT_FILTER_PRE_ESTABLISH
+ * on: 0 with *theirs when it answered a value rf_wt_ext_parse takes, and
+ * the extension is on; RF_ERR_NOTFOUND when it sent none (a stock
+ * reflector); RF_ERR_PROTO when the value is unusable.  raw gets the value
+ * as it came, for the log ("" if none).  Anything but 0 means the plain
+ * protocol, never a failed handshake.
+ */
+int	rf_wsc_ext_read(struct lws *, struct rf_wt_ext *theirs, char *raw,
+	    size_t rawlen);
+
 /* Why a connection or its handshake failed. */
 struct rf_wsc_failure {
 	int	 status;	/* the HTTP status, 0 if none came */

@@ -562,3 +562,40 @@ rf_wt_ext_format(const struct rf_wt_ext *e, char *out, size_t len)
 		return RF_ERR_LIMIT;
 	return 0;
 }
+
+int
+rf_wt_ext_line(const struct rf_wt_ext *e, char *out, size_t len)
+{
+	char	 v[64];
+	int	 n;
+
+	if (len == 0)
+		return RF_ERR_LIMIT;
+	out[0] = '\0';
+	if (rf_wt_ext_format(e, v, sizeof(v)) != 0)
+		return RF_ERR_LIMIT;
+	n = snprintf(out, len, RF_WT_EXT_HEADER ": %s\r\n", v);
+	if (n < 0 || (size_t)n >= len) {
+		out[0] = '\0';
+		return RF_ERR_LIMIT;
+	}
+	return 0;
+}
+
+int
+rf_wt_ext_answer(const char *announced, const struct rf_wt_ext *ours,
+    struct rf_wt_ext *theirs, char *line, size_t len)
+{
+	int	 r;
+
+	memset(theirs, 0, sizeof(*theirs));
+	if (len > 0)
+		line[0] = '\0';
+	if (announced == NULL)
+		return RF_ERR_NOTFOUND;
+	if ((r = rf_wt_ext_parse(announced, theirs)) != 0)
+		return r;
+	if ((r = rf_wt_ext_line(ours, line, len)) != 0)
+		memset(theirs, 0, sizeof(*theirs));
+	return r;
+}

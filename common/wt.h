@@ -121,6 +121,23 @@ struct rf_wt_ext {
 int	rf_wt_ext_parse(const char *value, struct rf_wt_ext *);
 /* The header value for e into out; RF_ERR_LIMIT if it does not fit. */
 int	rf_wt_ext_format(const struct rf_wt_ext *, char *out, size_t len);
+/*
+ * The whole header line for e, "X-Reflector-WebTunnel-Ext: <value>\r\n",
+ * as an upgrade request or a 101 carries it; RF_ERR_LIMIT if it does not
+ * fit in len.
+ */
+int	rf_wt_ext_line(const struct rf_wt_ext *, char *out, size_t len);
+/*
+ * A server's answer to what a peer announced (the header's value, NULL if
+ * it sent none): 0 with *theirs and our header line (rf_wt_ext_line of
+ * ours) in line when both sides use the extension.  Otherwise line is ""
+ * and it is the plain protocol: RF_ERR_NOTFOUND for no announcement (a
+ * stock peer), RF_ERR_PROTO for one rf_wt_ext_parse refuses (the caller
+ * may log it), RF_ERR_LIMIT when the line does not fit.  Device tunnels
+ * (front.c) and client tunnels (proxy.c) answer with it.
+ */
+int	rf_wt_ext_answer(const char *announced, const struct rf_wt_ext *ours,
+	    struct rf_wt_ext *theirs, char *line, size_t len);
 
 /*
  * PROP_UPDATE payload: a count byte, then count key/value pairs, each

@@ -338,24 +338,17 @@ tunnel_extension(const struct rf_http_head *h, const char *peer,
     struct rf_wt_ext *theirs, char *line, size_t len)
 {
 	struct rf_wt_ext ours;
-	char v[128], ev[64];
+	char v[128];
+	int have;
 
-	line[0] = '\0';
-	if (field(h, "x-reflector-webtunnel-ext", v, sizeof(v)) != 0)
-		return 0;
-	if (rf_wt_ext_parse(v, theirs) != 0) {
+	have = field(h, "x-reflector-webtunnel-ext", v, sizeof(v)) == 0;
+	rf_tunnel_ext_ours(&ours);
+	if (rf_wt_ext_answer(have ? v : NULL, &ours, theirs, line, len) == 0)
+		return 1;
+	if (have)
 		verbose("%s: unusable %s header \"%.60s\": plain protocol",
 		    peer, RF_WT_EXT_HEADER, v);
-		return 0;
-	}
-	rf_tunnel_ext_ours(&ours);
-	if (rf_wt_ext_format(&ours, ev, sizeof(ev)) != 0 ||
-	    (size_t)snprintf(line, len, RF_WT_EXT_HEADER ": %s\r\n", ev) >=
-	    len) {
-		line[0] = '\0';
-		return 0;
-	}
-	return 1;
+	return 0;
 }
 
 static int

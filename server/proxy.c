@@ -56,7 +56,16 @@
  * device's "ports" in reflector.yml).  Else the answer is 101 and a
  * channel opens to the port at once; its bytes and the client's binary
  * messages are the same stream.  Each message to the client carries at
- * most 2048 bytes, the most stock client tools take.  A CLOSE from the
+ * most 2048 bytes, the most stock client tools take, unless the client
+ * announced our extension (RF_WT_EXT_HEADER, reflector-webtunnel(7)):
+ * then the 101 answers it and messages carry up to the frame size the
+ * client announced.  A stock tool sends no such header; a garbled one, or
+ * another version, gets the plain protocol and no answer, never a refusal.
+ * A client tunnel is one stream without CREDIT frames, so window= is sent
+ * (the header's grammar wants it) equal to our frame size and ignored;
+ * flow control is the same either way, and queues are bounded in bytes
+ * (PROXY_OUT_*, and one frame of PROXY_CLIENT_FRAME_IN in pc->in), not in
+ * messages, so larger messages buffer no more.  A CLOSE from the
  * client half-closes the channel (rf_channel_shutdown) and the device's
  * remaining bytes still go out; the device's CLOSE becomes a close 1000
  * after the bytes queued before it; OPEN_FAULT, an ERROR or the device
@@ -115,7 +124,8 @@
 #define PROXY_HEALTH		"/.reflector/health"
 #define PROXY_SESSION		"/.reflector/session"
 #define PROXY_CLIENT_CLOSE_SECS	5	/* for the client's close */
-#define PROXY_CLIENT_FRAME_IN	(64 * 1024)	/* largest frame */
+/* The largest frame a client may send us, and our announced frame size. */
+#define PROXY_CLIENT_FRAME_IN	RF_WT_EXT_FRAME_MAX
 
 enum proxy_state {
 	PX_HEAD = 0,
@@ -193,7 +203,10 @@ struct proxy_conn {
 	int			 ws_close_rcvd;	/* the client's CLOSE */
 	int			 ws_close_sent;	/* ours is queued */
 	int			 ws_close_timer; /* awaiting the client's */
+	int			 ws_ext;	/* the extension is on */
+	size_t			 ws_frame;	/* largest message to it */
 	unsigned long long	 up, down;	/* stream bytes each way */
+	size_t			 up_max, down_max; /* largest frame each way */
 };
 
 /* lws's per-session data: only a pointer, so the record may outlive it. */
@@ -1674,7 +1687,7 @@ client_failed(void *arg, uint16_t err)
 	    sizeof(why)));
 }
 
-/* The device's bytes, in messages of at most 2048 bytes. */
+/* The device's bytes, in messages of at most ws_frame bytes. */
 static int
 client_data(void *arg, const void *p, size_t len)
 {
@@ -1690,8 +1703,9 @@ client_data(void *arg, const void *p, size_t len)
 		return 0;	/* after an error close: dropped */
 	pc->down += len;
 	while (len > 0) {
-		n = len > RF_WT_STOCK_PAYLOAD_MAX ? RF_WT_STOCK_PAYLOAD_MAX :
-		    len;
+		n = len > pc->ws_frame ? pc->ws_frame : len;
+		if (n > pc->down_max)
+			pc->down_max = n;
 		if (client_frame(pc, RF_WS_BINARY, b, n) != 0) {
 			pc->ch = NULL;
 			pc->close_after = 1;
@@ -1742,6 +1756,35 @@ client_closed(void *arg, uint16_t err)
 }
 
 /*
+ * Our extension, if the client announced it: the answer's header line in
+ * line, and ws_frame its frame size; else an empty line and the stock 2048
+ * bytes.  Repeated headers count as a garbled one.
+ */
+static void
+client_extension(struct proxy_conn *pc, char *line, size_t len)
+{
+	static const char	 name[] = "x-reflector-webtunnel-ext";
+	struct rf_wt_ext	 ours, theirs;
+	char			 v[128];
+	int			 have;
+
+	pc->ws_ext = 0;
+	pc->ws_frame = RF_WT_STOCK_PAYLOAD_MAX;
+	if ((have = rf_http_count(&pc->req, name) > 0) &&
+	    single_field(&pc->req, name, v, sizeof(v)) != 0)
+		v[0] = '\0';
+	ours.frame = ours.window = PROXY_CLIENT_FRAME_IN;
+	if (rf_wt_ext_answer(have ? v : NULL, &ours, &theirs, line,
+	    len) == 0) {
+		pc->ws_ext = 1;
+		pc->ws_frame = theirs.frame;
+	} else if (have)
+		verbose("client tunnel to %s port %u for \"%s\" from %s: "
+		    "unusable %s header \"%.60s\": plain protocol", pc->device,
+		    pc->port, pc->user, pc->peer, RF_WT_EXT_HEADER, v);
+}
+
+/*
  * The checks of WEBTUNNEL.md §4 in order, then 101 and the channel.  The
  * upgrade must be a WebSocket one with nothing after its head but frames.
  */
@@ -1755,6 +1798,7 @@ client_tunnel(struct proxy_conn *pc)
 	struct rf_buf			 b;
 	char				 v[1024];
 	char				 accept[RF_WS_ACCEPT_LEN + 1];
+	char				 extline[128];
 	enum rf_auth_result		 ar;
 	int				 r;
 
@@ -1824,13 +1868,14 @@ client_tunnel(struct proxy_conn *pc)
 		    "channel", NULL);
 	}
 	pc->ch_opened = pc->ch_eof = pc->ch_full = pc->ch_paused = 0;
+	client_extension(pc, extline, sizeof(extline));
 	/* Connection: Upgrade alone, as stock peers compare it whole. */
 	rf_buf_init(&b, 1024);
 	r = rf_buf_putf(&b, "HTTP/1.1 101 Switching Protocols\r\n"
 	    "Upgrade: websocket\r\nConnection: Upgrade\r\n"
 	    "Sec-WebSocket-Accept: %s\r\n"
-	    "Sec-WebSocket-Protocol: " RF_WT_SUBPROTO_CLIENT "\r\n\r\n",
-	    accept);
+	    "Sec-WebSocket-Protocol: " RF_WT_SUBPROTO_CLIENT "\r\n%s\r\n",
+	    accept, extline);
 	if (r == 0)
 		r = queue_out(pc, rf_buf_ptr(&b), rf_buf_len(&b));
 	rf_buf_free(&b);
@@ -1838,8 +1883,13 @@ client_tunnel(struct proxy_conn *pc)
 		return -1;
 	pc->state = PX_CLIENT;
 	pc->rsp_status = 101;
-	logit("client tunnel to %s port %u for \"%s\" from %s opened",
-	    pc->device, pc->port, pc->user, pc->peer);
+	if (pc->ws_ext)
+		logit("client tunnel to %s port %u for \"%s\" from %s opened, "
+		    "extension 1: messages up to %zu bytes to the client",
+		    pc->device, pc->port, pc->user, pc->peer, pc->ws_frame);
+	else
+		logit("client tunnel to %s port %u for \"%s\" from %s opened",
+		    pc->device, pc->port, pc->user, pc->peer);
 	return 0;
 }
 
@@ -1868,6 +1918,8 @@ client_pump(struct proxy_conn *pc)
 			if (pc->ch == NULL || pc->ws_close_rcvd || f.len == 0)
 				break;
 			pc->up += f.len;
+			if (f.len > pc->up_max)
+				pc->up_max = f.len;
 			r = rf_channel_write(pc->ch, f.payload, f.len);
 			if (r == RF_ERR_AGAIN)
 				pc->ch_full = 1;
@@ -2083,10 +2135,15 @@ on_close(struct proxy_conn *pc)
 		logit("device %s: %s sent no complete request head in %d s "
 		    "(%zu bytes); closed", pc->device, pc->peer,
 		    rf_worker_conf()->handshake_timeout, rf_buf_len(&pc->in));
-	if (pc->state == PX_CLIENT)
+	if (pc->state == PX_CLIENT) {
 		logit("client tunnel to %s port %u for \"%s\" from %s closed "
 		    "(%llu bytes up, %llu down)", pc->device, pc->port,
 		    pc->user, pc->peer, pc->up, pc->down);
+		/* What the extension changed, for the tests and for support. */
+		debug("client tunnel to %s port %u for \"%s\" from %s: frames "
+		    "of up to %zu bytes up, %zu down", pc->device, pc->port,
+		    pc->user, pc->peer, pc->up_max, pc->down_max);
+	}
 	pc->wsi = NULL;
 	pc->conn = NULL;
 	rf_evloop_flush_cancel(rf_worker_loop(), &pc->flush);

@@ -47,9 +47,7 @@ EOT
 WORKERS=2 write_config reflector.yml extra.yml || bail "cannot write the config"
 start_reflectord || bail "reflectord did not start"
 
-spawn python3 "$RF_TOP/t/lib/echo-server.py" "$EPORT"
-wait_for 5 grep -q listening "$TRASH/spawn.$((${#_tap_pids[@]} - 1)).log" ||
-	bail "the echo server did not start"
+start_echo_server || bail "the echo server did not start"
 agent_yml agent.yml dev1 default "$SECRET" "$EPORT"
 spawn "$AGENT" -f -c agent.yml
 ok "the agent brings dev1 online" wait_for 15 log_has 'device dev1 online'

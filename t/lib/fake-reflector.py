@@ -18,6 +18,14 @@
 #               2 to port 1 (not allowed) and report the OPEN_FAULT; then a
 #               3-byte unknown opcode frame and report the ERROR
 #   subproto    answer 101 without a subprotocol (the agent must give up)
+#   client-echo ANSWER N
+#               a client tunnel (WEBTUNNEL.md §4) for reflector-client, as
+#               a stock reflector serves it, for each connection: print
+#               the X-Reflector-WebTunnel-Ext the client announced ("ext
+#               -" for none), answer 101 with ANSWER in that header ("-":
+#               none, as a stock reflector), echo N bytes of the client's
+#               messages back in messages of at most 2048 bytes, print the
+#               largest message the client sent, then close with 1000
 import base64
 import hashlib
 import os
@@ -28,6 +36,7 @@ import sys
 
 GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 PROTO = "com.appinf.webtunnel.server/1.0"
+CLIENT_PROTO = "com.appinf.webtunnel.client/1.0"
 
 
 def say(*words):
@@ -118,6 +127,12 @@ def main():
                     props.append(v)
                 hdrs[k] = v
         say("request", lines[0])
+        if script == "client-echo":
+            try:
+                run_client(s, hdrs, sys.argv[5], int(sys.argv[6]))
+            except (EOFError, OSError, ssl.SSLError) as e:
+                say("closed", type(e).__name__)
+            continue
         auth = hdrs.get("authorization", "")
         if auth.startswith("Basic "):
             say("auth", base64.b64decode(auth[6:]).decode())
@@ -146,6 +161,40 @@ def main():
             say("closed", type(e).__name__)
         # Stay up for the agent's reconnect; one script run is enough.
         script = "subproto"
+
+
+def run_client(s, hdrs, answer, n):
+    say("ext", hdrs.get("x-reflector-webtunnel-ext", "-"))
+    say("protocol", hdrs.get("sec-websocket-protocol", "-"))
+    acc = base64.b64encode(hashlib.sha1(
+        hdrs.get("sec-websocket-key", "").encode() + GUID).digest())
+    resp = ("HTTP/1.1 101 Switching Protocols\r\n"
+            "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+            "Sec-WebSocket-Accept: " + acc.decode() + "\r\n"
+            "Sec-WebSocket-Protocol: " + CLIENT_PROTO + "\r\n")
+    if answer != "-":
+        resp += "X-Reflector-WebTunnel-Ext: " + answer + "\r\n"
+    s.sendall((resp + "\r\n").encode())
+    got, largest = 0, 0
+    while got < n:
+        op, data = read_msg(s)
+        if op == 9:
+            send_msg(s, data, 10)
+        elif op == 8:
+            raise EOFError
+        elif op in (0, 2):
+            largest = max(largest, len(data))
+            got += len(data)
+            for off in range(0, len(data), 2048):
+                send_msg(s, data[off:off + 2048])
+    say("client-bytes", got)
+    say("client-largest", largest)
+    send_msg(s, struct.pack(">H", 1000), 8)
+    while True:
+        op, _ = read_msg(s)
+        if op == 8:
+            say("client-closed")
+            return
 
 
 def run_echo(s, port):

@@ -535,6 +535,17 @@ start_device_httpd() {
 	return 1
 }
 
+# start_echo_server: t/lib/echo-server.py, a TCP echo service for a
+# device's port, on loopback port EPORT (a free one if EPORT is unset).
+start_echo_server() {
+	[ -n "${EPORT:-}" ] || EPORT=$(free_port) || return 1
+	spawn python3 "$RF_TOP/t/lib/echo-server.py" "$EPORT"
+	wait_for 5 grep -q listening "$TRASH/spawn.$((${#_tap_pids[@]} - 1)).log" &&
+		return 0
+	diag "the echo server did not start"
+	return 1
+}
+
 # ------------------------------------------------------------ tinyproxy ----
 
 TINYPROXY=/usr/bin/tinyproxy

@@ -18,16 +18,23 @@
 #   --protocol P            the subprotocol ("" for none)
 #   --connect               CONNECT on the portal host instead
 #   --bytes N               for echo: how many bytes (default 1 MiB)
+#   --ext VALUE             send X-Reflector-WebTunnel-Ext: VALUE, as our
+#                           reflector-client does (reflector-webtunnel(7)),
+#                           once per --ext; if the 101 answers it, echo
+#                           sends messages up to the frame size it names
 #
 # SCRIPT:
 #   handshake   print the status line and X-PTTH-Error, and exit
 #   echo        send N random bytes, read them back, print both checksums,
-#               the largest frame received, and a PING answered midway
+#               the largest frame received and sent, and a PING answered
+#               midway
 #   halfclose   send "hello" then a close frame (client tunnel) and print
 #               what comes back until the server's close
 #   wait-close  print the server's close frame (code and reason)
 #   get:PATH    an HTTP/1.0 GET of PATH through the tunnel; print the
-#               body's length and checksum
+#               body's length and checksum (with --stall S, print
+#               "stalling" and read nothing for S seconds after the first
+#               message, so that the reflector's queues fill up)
 #
 # "local ADDR:PORT" comes first: the client's own address, which the
 # reflector logs as the peer.
@@ -35,6 +42,7 @@ import argparse
 import base64
 import hashlib
 import os
+import re
 import socket
 import ssl
 import struct
@@ -72,7 +80,7 @@ def read_head(s):
         k, _, v = line.partition(":")
         if k.lower() in ("x-ptth-error", "sec-websocket-protocol",
                          "proxy-authenticate", "www-authenticate",
-                         "connection"):
+                         "connection", "x-reflector-webtunnel-ext"):
             say("header", k.lower(), v.strip())
     return lines, rest
 
@@ -146,15 +154,25 @@ def close_text(p):
 WINDOW = 256 * 1024
 
 
-def ws_echo(s, r, n):
+def answered_frame(head):
+    """The frame size a 101 answered to our extension header, else 2048."""
+    for line in head[1:]:
+        k, _, v = line.partition(":")
+        m = re.search(r"(?:^|;)\s*frame=(\d+)", v)
+        if k.strip().lower() == "x-reflector-webtunnel-ext" and m:
+            return min(int(m.group(1)), 65536)
+    return FRAME_MAX
+
+
+def ws_echo(s, r, n, send_max=FRAME_MAX):
     data = os.urandom(n)
     say("sent", n, hashlib.sha256(data).hexdigest())
     got, biggest, pong, pinged = bytearray(), 0, None, False
     closed = False
     for start in range(0, n, WINDOW):
         chunk = data[start:start + WINDOW]
-        out = b"".join(ws_frame(0x2, chunk[off:off + FRAME_MAX])
-                       for off in range(0, len(chunk), FRAME_MAX))
+        out = b"".join(ws_frame(0x2, chunk[off:off + send_max])
+                       for off in range(0, len(chunk), send_max))
         if not pinged and start + len(chunk) >= n // 2:
             out += ws_frame(0x9, b"are you there")
             pinged = True
@@ -171,6 +189,7 @@ def ws_echo(s, r, n):
                 closed = True
     say("received", len(got), hashlib.sha256(bytes(got)).hexdigest())
     say("largest-frame", biggest)
+    say("largest-sent", min(send_max, n))
     while pong is None and not closed:
         op, p = r.frame()
         if op == 0xa:
@@ -200,6 +219,8 @@ def client_tunnel(args):
         lines.append("Sec-WebSocket-Protocol: " + args.protocol)
     if args.method == "POST":
         lines.append("Content-Length: 0")
+    for e in args.ext or []:
+        lines.append("X-Reflector-WebTunnel-Ext: " + e)
     cred = credentials(args)
     if cred is not None:
         lines.append("Authorization: " + cred)
@@ -209,7 +230,8 @@ def client_tunnel(args):
         return
     r = Reader(s, rest)
     if args.script == "echo":
-        ws_echo(s, r, args.bytes)
+        ws_echo(s, r, args.bytes,
+                answered_frame(head) if args.ext is not None else FRAME_MAX)
     elif args.script == "halfclose":
         s.sendall(ws_frame(0x2, b"hello"))
         s.sendall(ws_frame(0x8, struct.pack("!H", 1000)))
@@ -231,7 +253,7 @@ def client_tunnel(args):
         s.sendall(ws_frame(0x2, ("GET %s HTTP/1.0\r\nHost: device\r\n\r\n"
                                  % args.script[4:]).encode()))
         got, h, n = 0, hashlib.sha256(), 0
-        buf = b""
+        buf, stall = b"", args.stall
         try:
             while True:
                 op, p = r.frame()
@@ -246,6 +268,10 @@ def client_tunnel(args):
                     got += len(p)
                     h.update(p)
                     n += 1
+                    if stall:
+                        say("stalling")
+                        time.sleep(stall)
+                        stall = 0
                     if args.slow and n % 100 == 0:
                         time.sleep(args.slow / 1000)
                 elif op == 0x8:
@@ -301,6 +327,8 @@ def main():
     ap.add_argument("--protocol", default=SUBPROTO)
     ap.add_argument("--connect", action="store_true")
     ap.add_argument("--bytes", type=int, default=1 << 20)
+    ap.add_argument("--ext", action="append")
+    ap.add_argument("--stall", type=float, default=0)
     ap.add_argument("--slow", type=float, default=0,
                     help="get: sleep this many ms every 100 messages")
     ap.add_argument("https_port", type=int)

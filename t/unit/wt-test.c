@@ -533,6 +533,42 @@ test_ext_header(void)
 	is_int(rf_wt_ext_format(&e, out, 8), RF_ERR_LIMIT, "ext: no room");
 }
 
+/*
+ * The answer a reflector gives (device and client tunnels alike): our
+ * line only for a usable announcement, and nothing else ever.
+ */
+static void
+test_ext_answer(void)
+{
+	struct rf_wt_ext ours = { 65536, 65536 }, theirs;
+	char		 line[128];
+
+	is_int(rf_wt_ext_line(&ours, line, sizeof(line)), 0, "ext line");
+	is_str(line, "X-Reflector-WebTunnel-Ext: 1; frame=65536; "
+	    "window=65536\r\n", "  ... is the whole header line");
+	is_int(rf_wt_ext_line(&ours, line, 20), RF_ERR_LIMIT,
+	    "ext line: no room");
+	is_str(line, "", "  ... and then empty");
+	is_int(rf_wt_ext_answer("1; frame=4096; window=4096", &ours, &theirs,
+	    line, sizeof(line)), 0, "ext answer: a usable announcement");
+	ok(theirs.frame == 4096 && theirs.window == 4096,
+	    "  ... gives the peer's values");
+	is_str(line, "X-Reflector-WebTunnel-Ext: 1; frame=65536; "
+	    "window=65536\r\n", "  ... and our line");
+	is_int(rf_wt_ext_answer(NULL, &ours, &theirs, line, sizeof(line)),
+	    RF_ERR_NOTFOUND, "ext answer: no announcement (a stock peer)");
+	is_str(line, "", "  ... no line");
+	strcpy(line, "junk");
+	is_int(rf_wt_ext_answer("1; frame=65536", &ours, &theirs, line,
+	    sizeof(line)), RF_ERR_PROTO, "ext answer: no window");
+	ok(line[0] == '\0' && theirs.frame == 0, "  ... no line, no values");
+	is_int(rf_wt_ext_answer("", &ours, &theirs, line, sizeof(line)),
+	    RF_ERR_PROTO, "ext answer: an empty value (a repeated header)");
+	is_int(rf_wt_ext_answer("1; frame=2048; window=2048", &ours, &theirs,
+	    line, 10), RF_ERR_LIMIT, "ext answer: our line does not fit");
+	ok(line[0] == '\0' && theirs.frame == 0, "  ... plain then");
+}
+
 int
 main(void)
 {
@@ -546,5 +582,6 @@ main(void)
 	test_property();
 	test_credit();
 	test_ext_header();
+	test_ext_answer();
 	return done_testing();
 }
