@@ -146,6 +146,7 @@ conn_maybe_free(struct client_conn *c, int fatal)
 	TAILQ_REMOVE(&cl->conns, c, entry);
 	lws_sul_cancel(&c->sul_out);
 	rf_wsc_q_clear(&c->to_ws);
+	rf_buf_free(&c->tx);
 	rf_wsc_q_clear(&c->to_local);
 	rf_tlsraw_free(c->tls);
 	free(c->head);
@@ -469,13 +470,28 @@ append_headers(struct client_conn *c, char **p, size_t room)
 	return 0;
 }
 
+/*
+ * Messages go out in batches written with rf_evloop_write (never left
+ * with lws, which would then stop reading the tunnel): what the socket
+ * does not take waits in c->tx and goes first next time.  A PING is left
+ * to lws only while nothing waits there.
+ */
 static int
 tunnel_writeable(struct client_conn *c, struct lws *wsi)
 {
 	unsigned char ping[LWS_PRE + 1], *p;
 	struct rf_wsc_batch b;
 	size_t n, room;
+	long w;
 
+	if ((w = rf_wsc_tx_flush(wsi, &c->tx)) < 0)
+		return -1;
+	if (w > 0)
+		c->ka.last_tx = lws_now_usecs();
+	if (rf_buf_len(&c->tx) > 0) {
+		lws_callback_on_writable(wsi);
+		return 0;
+	}
 	if (c->ping_due) {
 		c->ping_due = 0;
 		if (lws_write(wsi, ping + LWS_PRE, 0, LWS_WRITE_PING) < 0)
@@ -483,22 +499,24 @@ tunnel_writeable(struct client_conn *c, struct lws *wsi)
 		c->ka.last_tx = lws_now_usecs();
 	}
 	rf_wsc_batch_init(&b, c->cl->txbuf, sizeof(c->cl->txbuf));
-	while (c->to_ws.bytes > 0 && !lws_send_pipe_choked(wsi)) {
+	while (c->to_ws.bytes > 0 && rf_buf_len(&c->tx) == 0) {
 		while ((p = rf_wsc_batch_room(&b, WS_TX_MIN, &room)) != NULL &&
 		    (n = rf_wsc_q_get(&c->to_ws, p, room < c->ws_tx_max ?
 		    room : c->ws_tx_max)) > 0)
 			if (rf_wsc_batch_add(&b, n) != 0)
 				return -1;
-		if (rf_wsc_batch_send(wsi, &b) != 0)
+		if ((w = rf_wsc_batch_send(wsi, &b, &c->tx)) < 0)
 			return -1;
-		c->ka.last_tx = lws_now_usecs();
+		if (w > 0)
+			c->ka.last_tx = lws_now_usecs();
 	}
+
 	if (c->lin_paused && !c->local_eof && c->lin != NULL &&
 	    c->to_ws.bytes < AGENT_Q_LOW) {
 		c->lin_paused = 0;
 		lws_rx_flow_control(c->lin, 1);
 	}
-	if (c->to_ws.bytes > 0) {
+	if (c->to_ws.bytes > 0 || rf_buf_len(&c->tx) > 0) {
 		lws_callback_on_writable(wsi);
 		return 0;
 	}
@@ -635,13 +653,24 @@ tunnel_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 
 /* ------------------------------------------------------------ CONNECT -- */
 
-/* Sends n bytes on the CONNECT connection, through TLS if it has it. */
+/*
+ * The CONNECT request, the first bytes on the connection: through TLS if
+ * it has it, else what the socket does not take waits in c->tx.
+ */
 static int
-connect_put(struct client_conn *c, struct lws *wsi, unsigned char *p,
+connect_put(struct client_conn *c, struct lws *wsi, const unsigned char *p,
     size_t n)
 {
-	if (c->tls == NULL)
-		return lws_write(wsi, p, n, LWS_WRITE_RAW) < (int)n ? -1 : 0;
+	long w;
+
+	if (c->tls == NULL) {
+		if ((w = rf_evloop_write(wsi, p, n)) < 0 || ((size_t)w < n &&
+		    rf_buf_put(&c->tx, p + w, n - (size_t)w) != 0))
+			return -1;
+		if (rf_buf_len(&c->tx) > 0)
+			lws_callback_on_writable(wsi);
+		return 0;
+	}
 	if (rf_tlsraw_write(c->tls, p, n) != 0) {
 		conn_fail(c, "%s", rf_tlsraw_error(c->tls));
 		return -1;
@@ -740,8 +769,6 @@ connect_answer(struct client_conn *c, const void *in, size_t len)
 static int
 connect_writeable(struct client_conn *c, struct lws *wsi)
 {
-	unsigned char buf[LWS_PRE + LOCAL_IO_MAX];
-	size_t n;
 
 	if (c->tls != NULL) {
 		if (rf_tlsraw_flush(c->tls, wsi) != 0)
@@ -751,14 +778,18 @@ connect_writeable(struct client_conn *c, struct lws *wsi)
 	}
 	if (!c->request_sent)
 		return connect_request(c, wsi);
+	if (rf_wsc_tx_flush(wsi, &c->tx) < 0)
+		return -1;
+	if (rf_buf_len(&c->tx) > 0) {
+		lws_callback_on_writable(wsi);
+		return 0;
+	}
 	if (c->state != CONN_OPEN)
 		return 0;
-	while (!lws_send_pipe_choked(wsi)) {
-		if ((n = rf_wsc_q_get(&c->to_ws, buf + LWS_PRE,
-		    sizeof(buf) - LWS_PRE)) == 0)
-			break;
-		if (connect_put(c, wsi, buf + LWS_PRE, n) != 0)
-			return -1;
+	if (rf_tlsraw_q_write(c->tls, wsi, &c->to_ws) < 0) {
+		if (c->tls != NULL)
+			conn_fail(c, "%s", rf_tlsraw_error(c->tls));
+		return -1;
 	}
 	if (c->lin_paused && !c->local_eof && c->lin != NULL &&
 	    c->to_ws.bytes < AGENT_Q_LOW) {
@@ -962,6 +993,8 @@ client_conn_new(struct client *cl, int in_fd, int out_fd)
 	c->cl = cl;
 	c->serial = ++cl->serial;
 	c->state = CONN_CONNECTING;
+	/* At most one batch is ever kept. */
+	rf_buf_init(&c->tx, CLIENT_TX_BUF);
 	c->ws_tx_max = CLIENT_WS_MSG_MAX;
 	c->in_fd = in_fd;
 	c->out_fd = out_fd;

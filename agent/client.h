@@ -14,6 +14,7 @@
 
 #include <libwebsockets.h>
 
+#include "buf.h"
 #include "tlsraw.h"
 #include "wsclient.h"
 #include "ws.h"
@@ -116,6 +117,7 @@ struct client_conn {
 	int			 in_fd;
 	int			 out_fd;
 	struct rf_wsc_q		 to_ws;
+	struct rf_buf		 tx;		/* framed, not yet taken */
 	struct rf_wsc_q		 to_local;
 	struct rf_wsc_ka	 ka;
 	lws_sorted_usec_list_t	 sul_out;	/* re-arms lout's POLLOUT */

@@ -31,6 +31,7 @@
 #include "err.h"
 #include "evloop.h"
 #include "tlsraw.h"
+#include "wsclient.h"
 
 #define TLSRAW_FLUSH_MAX	(16 * 1024)
 
@@ -280,6 +281,36 @@ rf_tlsraw_flush(struct rf_tlsraw *t, struct lws *wsi)
 	if (BIO_ctrl_pending(t->wbio) > 0)
 		lws_callback_on_writable(wsi);
 	return 0;
+}
+
+long
+rf_tlsraw_q_write(struct rf_tlsraw *t, struct lws *wsi, struct rf_wsc_q *q)
+{
+	unsigned char buf[TLSRAW_FLUSH_MAX];
+	const unsigned char *p;
+	long w, taken = 0;
+	size_t n;
+
+	while (q->bytes > 0) {
+		if (t == NULL) {
+			n = rf_wsc_q_peek(q, &p);
+			if ((w = rf_evloop_write(wsi, p, n)) < 0)
+				return -1;
+			if (w == 0)
+				break;
+			rf_wsc_q_drop(q, (size_t)w);
+			taken += w;
+			continue;
+		}
+		if (rf_tlsraw_pending(t) > 0)
+			break;
+		n = rf_wsc_q_get(q, buf, sizeof(buf));
+		if (rf_tlsraw_write(t, buf, n) != 0 ||
+		    rf_tlsraw_flush(t, wsi) != 0)
+			return -1;
+		taken += (long)n;
+	}
+	return taken;
 }
 
 int

@@ -63,6 +63,16 @@ size_t	rf_tlsraw_pending(const struct rf_tlsraw *);
  * 0, or -1 when lws fails the write.
  */
 int	rf_tlsraw_flush(struct rf_tlsraw *, struct lws *wsi);
+struct rf_wsc_q;
+/*
+ * Writes what q holds to wsi's socket, through t unless it is NULL:
+ * plain bytes for as long as the socket takes them (rf_evloop_write),
+ * plaintext into t only once the ciphertext before it went out, so that
+ * t holds about one write's worth.  The bytes taken from q, or -1 (with t,
+ * rf_tlsraw_error may say why).
+ */
+long	rf_tlsraw_q_write(struct rf_tlsraw *, struct lws *wsi,
+	    struct rf_wsc_q *q);
 /*
  * The end of the sending side: a close_notify (when t is not NULL) and
  * everything TLS or lws still holds on its way.  1 when all is out and the

@@ -518,9 +518,9 @@ next_frame(struct agent_dev *d, unsigned char *buf, size_t room)
 }
 
 /*
- * Frames go out in batches, written with rf_evloop_write: what the socket
- * does not take waits in d->tx and goes first next time.  A PING is left
- * to lws only while nothing waits there (lws would put it in the middle).
+ * Frames go out in batches (rf_wsc_batch_send): what the socket does not
+ * take waits in d->tx and goes first next time.  A PING is left to lws
+ * only while nothing waits there (lws would put it in the middle).
  */
 static int
 tunnel_writeable(struct agent_dev *d, struct lws *wsi)
@@ -530,16 +530,12 @@ tunnel_writeable(struct agent_dev *d, struct lws *wsi)
 	size_t n = 0, room;
 	long w;
 
-	if (rf_buf_len(&d->tx) > 0) {
-		if ((w = rf_evloop_write(wsi, rf_buf_ptr(&d->tx),
-		    rf_buf_len(&d->tx))) < 0)
-			return -1;
-		rf_buf_consume(&d->tx, (size_t)w);
-		if (rf_buf_len(&d->tx) > 0)
-			goto later;
-		rf_buf_free(&d->tx);
+	if ((w = rf_wsc_tx_flush(wsi, &d->tx)) < 0)
+		return -1;
+	if (w > 0)
 		d->ka.last_tx = lws_now_usecs();
-	}
+	if (rf_buf_len(&d->tx) > 0)
+		goto later;
 	if (d->ping_due) {
 		d->ping_due = 0;
 		if (lws_write(wsi, ping + LWS_PRE, 0, LWS_WRITE_PING) < 0)
@@ -554,17 +550,12 @@ tunnel_writeable(struct agent_dev *d, struct lws *wsi)
 				return -1;
 		if (b.len == 0)
 			return 0;
-		if ((w = rf_evloop_write(wsi, b.buf, b.len)) < 0)
+		if ((w = rf_wsc_batch_send(wsi, &b, &d->tx)) < 0)
 			return -1;
 		if (w > 0)
 			d->ka.last_tx = lws_now_usecs();
-		if ((size_t)w < b.len) {
-			if (rf_buf_put(&d->tx, b.buf + w, b.len - (size_t)w) !=
-			    0)
-				return -1;
+		if (rf_buf_len(&d->tx) > 0)
 			goto later;
-		}
-		b.len = 0;
 		if (n == 0)
 			return 0;	/* nothing more waits */
 	}
@@ -950,9 +941,6 @@ target_tls_rx(struct agent_chan *c, struct lws *wsi, const void *in,
 static int
 target_writeable(struct agent_chan *c, struct lws *wsi)
 {
-	unsigned char buf[TARGET_WRITE_MAX];
-	const unsigned char *p;
-	size_t n;
 	long w;
 	int r;
 
@@ -962,26 +950,9 @@ target_writeable(struct agent_chan *c, struct lws *wsi)
 		if (!rf_tlsraw_ready(c->tls))
 			return 0;	/* the handshake is still going */
 	}
-	while (c->to_target.bytes > 0) {
-		if (c->tls == NULL) {
-			n = rf_wsc_q_peek(&c->to_target, &p);
-			if ((w = rf_evloop_write(wsi, p, n)) < 0)
-				return -1;
-			if (w == 0)
-				break;
-			rf_wsc_q_drop(&c->to_target, (size_t)w);
-			chan_grant(c, (size_t)w);
-			continue;
-		}
-		/* Plaintext goes in only once the ciphertext before it went. */
-		if (rf_tlsraw_pending(c->tls) > 0)
-			break;
-		n = rf_wsc_q_get(&c->to_target, buf, sizeof(buf));
-		if (rf_tlsraw_write(c->tls, buf, n) != 0 ||
-		    rf_tlsraw_flush(c->tls, wsi) != 0)
-			return -1;
-		chan_grant(c, n);
-	}
+	if ((w = rf_tlsraw_q_write(c->tls, wsi, &c->to_target)) < 0)
+		return -1;
+	chan_grant(c, (size_t)w);
 	if (c->to_target.bytes < AGENT_Q_LOW)
 		chan_unover(c);
 	if (c->to_target.bytes > 0) {

@@ -12,6 +12,7 @@
 #include <openssl/rand.h>
 
 #include "err.h"
+#include "evloop.h"
 #include "log.h"
 #include "rfagent.h"
 #include "wsclient.h"
@@ -409,13 +410,33 @@ rf_wsc_batch_add(struct rf_wsc_batch *b, size_t len)
 	return 0;
 }
 
-int
-rf_wsc_batch_send(struct lws *wsi, struct rf_wsc_batch *b)
+long
+rf_wsc_batch_send(struct lws *wsi, struct rf_wsc_batch *b, struct rf_buf *tx)
 {
 	size_t n = b->len;
+	long w;
 
 	b->len = 0;
 	if (n == 0)
 		return 0;
-	return lws_write(wsi, b->buf, n, LWS_WRITE_HTTP) < (int)n ? -1 : 0;
+	if ((w = rf_evloop_write(wsi, b->buf, n)) < 0)
+		return -1;
+	if ((size_t)w < n && rf_buf_put(tx, b->buf + w, n - (size_t)w) != 0)
+		return -1;
+	return w;
+}
+
+long
+rf_wsc_tx_flush(struct lws *wsi, struct rf_buf *tx)
+{
+	long w;
+
+	if (rf_buf_len(tx) == 0)
+		return 0;
+	if ((w = rf_evloop_write(wsi, rf_buf_ptr(tx), rf_buf_len(tx))) < 0)
+		return -1;
+	rf_buf_consume(tx, (size_t)w);
+	if (rf_buf_len(tx) == 0)
+		rf_buf_free(tx);
+	return w;
 }

@@ -16,6 +16,8 @@
 
 #include <libwebsockets.h>
 
+#include "buf.h"
+
 /* lws keeps a proxy's "user:password" in 96 bytes. */
 #define RF_WSC_PROXY_AUTH_MAX	95
 
@@ -138,9 +140,9 @@ void	rf_wsc_failure_text(const struct rf_wsc_failure *, const char *hint401,
  * a download.  A batch instead frames each message itself (keys from
  * OpenSSL's generator 32 at a time, since each RAND_bytes costs a
  * getpid(2) for fork safety; the payload masked eight bytes at a time by
- * common/ws.c) into one buffer, and hands lws the finished frames to send
- * as they are (LWS_WRITE_HTTP is written unframed; lws keeps what the
- * socket did not take, as for any write).
+ * common/ws.c) into one buffer, and writes the finished frames as they
+ * are, past lws (rf_evloop_write: lws would keep what the socket did not
+ * take, and read no more from the tunnel meanwhile).
  *
  *	rf_wsc_batch_init(&b, storage, sizeof(storage));
  *	while ((p = rf_wsc_batch_room(&b, MIN, &room)) != NULL &&
@@ -169,8 +171,15 @@ unsigned char *rf_wsc_batch_room(struct rf_wsc_batch *, size_t min,
 	    size_t *room);
 /* Frames the len bytes written at the room as one binary message. */
 int	rf_wsc_batch_add(struct rf_wsc_batch *, size_t len);
-/* Sends and empties the batch: 0, or -1 when lws failed. */
-int	rf_wsc_batch_send(struct lws *, struct rf_wsc_batch *);
+/*
+ * Sends and empties the batch with rf_evloop_write (evloop.h): what the
+ * socket does not take goes into tx, which must be empty, to go first
+ * next time.  The bytes written, or -1 when the connection failed.
+ */
+long	rf_wsc_batch_send(struct lws *, struct rf_wsc_batch *,
+	    struct rf_buf *tx);
+/* Writes what waits in tx while the socket takes it; as above. */
+long	rf_wsc_tx_flush(struct lws *, struct rf_buf *tx);
 
 /* ------------------------------------------------------- keep-alive -- */
 
