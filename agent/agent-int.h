@@ -69,6 +69,8 @@ struct agent_chan {
 	uint32_t		 credit;	/* ext: we may send */
 	uint32_t		 rx_avail;	/* ext: the reflector may send */
 	uint32_t		 rx_ungranted;	/* ext: written, not granted */
+	struct rf_evflush	 flush;		/* writes, end of iteration */
+	int			 dead;		/* a flush failed: close */
 };
 
 /* A frame without payload waiting for the tunnel (faults, errors). */
@@ -91,6 +93,8 @@ struct agent_dev {
 	struct rf_wsc_ka	 ka;		/* keep-alive timing */
 	int			 ping_due;
 	int			 established;
+	struct rf_evflush	 flush;		/* writes, end of iteration */
+	int			 dead;		/* a flush failed: close */
 	int			 reason_set;	/* last_error is the reason */
 	int			 paused;	/* tunnel reading stopped */
 	unsigned int		 nover;		/* channels over high water */

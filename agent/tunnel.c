@@ -95,11 +95,51 @@ chan_find(struct agent_dev *d, uint16_t id)
 	return NULL;
 }
 
+static int	tunnel_writeable(struct agent_dev *, struct lws *);
+static int	target_writeable(struct agent_chan *, struct lws *);
+
+/*
+ * Writes caused by an event on another connection (the reflector's DATA
+ * for a target, a target's bytes for the tunnel) go out once the events
+ * of the loop's iteration are handled (evloop.h), not after another
+ * round for WRITEABLE; outside a callback of its own, a connection that
+ * must close does so from its next WRITEABLE.
+ */
+static void
+dev_flush(struct rf_evflush *fl)
+{
+	struct agent_dev *d = lws_container_of(fl, struct agent_dev, flush);
+
+	if (d->wsi != NULL && !d->dead && tunnel_writeable(d, d->wsi) != 0) {
+		d->dead = 1;
+		lws_callback_on_writable(d->wsi);
+	}
+}
+
 static void
 want_write(struct agent_dev *d)
 {
 	if (d->wsi != NULL)
-		lws_callback_on_writable(d->wsi);
+		rf_evloop_flush_later(&d->agent->loop, &d->flush, dev_flush);
+}
+
+static void
+chan_flush(struct rf_evflush *fl)
+{
+	struct agent_chan *c = lws_container_of(fl, struct agent_chan, flush);
+
+	if (c->wsi != NULL && !c->dead && target_writeable(c, c->wsi) != 0) {
+		c->dead = 1;
+		lws_callback_on_writable(c->wsi);
+	}
+}
+
+static void
+chan_want_write(struct agent_chan *c)
+{
+	if (c->wsi != NULL && c->state == CHAN_OPEN)
+		rf_evloop_flush_later(&c->dev->agent->loop, &c->flush,
+		    chan_flush);
 }
 
 static void
@@ -141,6 +181,7 @@ chan_free(struct agent_chan *c)
 {
 	struct agent_dev *d = c->dev;
 
+	rf_evloop_flush_cancel(&d->agent->loop, &c->flush);
 	if (c->wsi != NULL) {
 		lws_set_opaque_user_data(c->wsi, NULL);
 		lws_set_timeout(c->wsi, 1, LWS_TO_KILL_ASYNC);
@@ -304,8 +345,7 @@ chan_data(struct agent_dev *d, struct agent_chan *c, const void *p,
 		return;
 	}
 	d->st.bytes_in += len;
-	if (c->wsi != NULL && c->state == CHAN_OPEN)
-		lws_callback_on_writable(c->wsi);
+	chan_want_write(c);
 	/*
 	 * The plain protocol has no per-channel window, so a slow target can
 	 * only be protected by reading less from the whole tunnel.  With the
@@ -364,8 +404,7 @@ chan_peer_close(struct agent_chan *c)
 		chan_maybe_done(c);
 		return;
 	}
-	if (c->wsi != NULL && c->state == CHAN_OPEN)
-		lws_callback_on_writable(c->wsi);
+	chan_want_write(c);
 }
 
 /* ------------------------------------------------------------- frames -- */
@@ -679,6 +718,8 @@ tunnel_gone(struct agent_dev *d, struct lws *wsi, const char *why)
 
 	if (d->wsi != wsi && d->wsi != NULL)
 		return;
+	rf_evloop_flush_cancel(&d->agent->loop, &d->flush);
+	d->dead = 0;
 	d->wsi = NULL;
 	d->cwsi = NULL;
 	while ((c = TAILQ_FIRST(&d->chans)) != NULL)
@@ -721,13 +762,15 @@ tunnel_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 		tunnel_gone(d, wsi, d->st.last_error);
 		break;
 	case LWS_CALLBACK_CLIENT_RECEIVE:
+		if (d->dead)
+			return -1;
 		d->ka.last_rx = lws_now_usecs();
 		return tunnel_rx(d, wsi, in, len);
 	case LWS_CALLBACK_CLIENT_RECEIVE_PONG:
 		d->ka.last_rx = lws_now_usecs();
 		break;
 	case LWS_CALLBACK_CLIENT_WRITEABLE:
-		return tunnel_writeable(d, wsi);
+		return d->dead ? -1 : tunnel_writeable(d, wsi);
 	case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
 		if (!d->reason_set) {
 			snprintf(d->st.last_error, sizeof(d->st.last_error),
@@ -791,6 +834,8 @@ agent_tunnel_drop(struct agent_dev *d)
 	struct agent_chan *c;
 	struct agent_ctrl *f;
 
+	rf_evloop_flush_cancel(&d->agent->loop, &d->flush);
+	d->dead = 0;
 	while ((c = TAILQ_FIRST(&d->chans)) != NULL)
 		chan_free(c);
 	while ((f = STAILQ_FIRST(&d->ctrl)) != NULL) {
@@ -1014,11 +1059,13 @@ target_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 		}
 		break;
 	case LWS_CALLBACK_RAW_RX:
+		if (c->dead)
+			return -1;
 		if (c->tls != NULL)
 			return target_tls_rx(c, wsi, in, len);
 		return target_data(c, wsi, in, len);
 	case LWS_CALLBACK_RAW_WRITEABLE:
-		return target_writeable(c, wsi);
+		return c->dead ? -1 : target_writeable(c, wsi);
 	case LWS_CALLBACK_RAW_CLOSE:
 		debug("%s: channel %u: the target closed", d->conf.id, c->id);
 		lws_set_opaque_user_data(wsi, NULL);

@@ -138,6 +138,30 @@ ok "$here were accepted by dev1's worker and served there" test "$here" -gt 0
 ok "the relay's end is logged with its bytes" \
     wait_for 5 log_has "CONNECT to dev1:$EPORT .* closed \\(300000 bytes up, 300000 down\\)"
 
+# Four echoes of 1 MB at once, each writing 256 KiB before it reads,
+# relayed or not, over one device tunnel: nothing may wait on a write
+# that waits on it.  (lws reads nothing from a connection while it holds
+# bytes for it; this deadlocked within a few rounds before the writers
+# kept their own tails.)
+bad=0 n=0
+for ((round = 0; round < 6; round++)); do
+	pids=()
+	for j in 1 2 3 4; do
+		cx "${A[@]}" --bytes 1000000 "$HTTPS_PORT" tls/ca.pem \
+		    dev1.localhost "$EPORT" echo >"par.$j" 2>&1 &
+		pids+=($!)
+	done
+	wait "${pids[@]}"
+	for j in 1 2 3 4; do
+		n=$((n + 1))
+		if [ "$(line received <"par.$j")" != "$(line sent <"par.$j")" ]; then
+			bad=$((bad + 1))
+			diag "round $round: $(cat "par.$j")"
+		fi
+	done
+done
+is "$bad" 0 "$n echoes four at a time all came back whole"
+
 unlike "$(cat "$TRASH/reflectord.log")" 'killed by signal|exited with status [^0]' \
     "no worker died"
 ok "TERM stops it with status 0" stop_reflectord
