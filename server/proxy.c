@@ -2177,7 +2177,10 @@ proxy_new(struct lws *wsi)
 	pc->wsi = wsi;
 	pc->ctx = lws_get_context(wsi);
 	pc->state = PX_HEAD;
-	rf_buf_init(&pc->in, (size_t)conf->header_max + PROXY_IN_SLACK);
+	/* A whole head, or a client tunnel's largest frame, and one read. */
+	rf_buf_init(&pc->in, ((size_t)conf->header_max > PROXY_CLIENT_FRAME_IN +
+	    RF_WS_HEADER_MAX ? (size_t)conf->header_max :
+	    PROXY_CLIENT_FRAME_IN + RF_WS_HEADER_MAX) + PROXY_IN_SLACK);
 	rf_buf_init(&pc->out, PROXY_OUT_MAX);
 	rf_buf_init(&pc->rhead, PROXY_RESP_HEAD_MAX);
 	rf_http_head_init(&pc->req, RF_HTTP_REQUEST, (size_t)conf->header_max);

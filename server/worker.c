@@ -79,6 +79,13 @@
 
 #define RF_ACCEPT_BATCH		64	/* accepts per wake-up, for fairness */
 #define RF_CONF_MAX_BYTES	(16 * 1024 * 1024)
+/*
+ * lws reads a raw connection into one per-process buffer of this size
+ * (pt_serv_buf_size, 4 KiB by default): a whole TLS record and more per
+ * read instead of a quarter of one, for a fraction of the wake-ups.  It
+ * is not per connection; proxy.c's PROXY_IN_SLACK must cover it.
+ */
+#define RF_WORKER_READ_MAX	(64 * 1024)
 
 LIST_HEAD(rf_conn_list, rf_conn);
 
@@ -784,6 +791,7 @@ create_context(void)
 	info.max_http_header_data = (unsigned short)(W.args->header_max >
 	    65535 ? 65535 : W.args->header_max);
 	info.server_string = "reflector";
+	info.pt_serv_buf_size = RF_WORKER_READ_MAX;
 	if (rf_evloop_init(&W.loop, &info) != 0)
 		fatal("cannot create the event loop");
 	if ((W.ctx = lws_create_context(&info)) == NULL)
