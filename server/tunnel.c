@@ -151,8 +151,9 @@ struct rf_tunnel {
 	int				 keepalive;	/* agent's, seconds */
 	int				 closing;
 	int				 registered;	/* on the list */
-	struct rf_prop			 props[RF_TUNNEL_PROPS_MAX];
+	struct rf_prop			*props;		/* grown as set */
 	size_t				 nprops;
+	size_t				 aprops;	/* allocated */
 	LIST_HEAD(, rf_channel)		 channels;
 	uint16_t			 next_channel;
 	int				 paused;	/* paused channels */
@@ -223,8 +224,8 @@ static int
 prop_set(void *arg, const char *name, const char *value)
 {
 	struct rf_tunnel *t = arg;
-	struct rf_prop *p = NULL;
-	size_t i;
+	struct rf_prop *p = NULL, *np;
+	size_t i, n;
 	char *v;
 
 	for (i = 0; i < t->nprops; i++)
@@ -233,6 +234,15 @@ prop_set(void *arg, const char *name, const char *value)
 	if (p == NULL) {
 		if (t->nprops == RF_TUNNEL_PROPS_MAX || *value == '\0')
 			return 0;	/* more than we keep: ignore, not fatal */
+		/* Grown as needed: most agents send a few, idle ones none. */
+		if (t->nprops == t->aprops) {
+			n = t->aprops == 0 ? 4 : 2 * t->aprops;
+			if ((np = reallocarray(t->props, n, sizeof(*np))) ==
+			    NULL)
+				return RF_ERR_NOMEM;
+			t->props = np;
+			t->aprops = n;
+		}
 		p = &t->props[t->nprops];
 		if ((p->name = strdup(name)) == NULL)
 			return RF_ERR_NOMEM;
@@ -1002,6 +1012,7 @@ tunnel_free(struct rf_tunnel *t)
 		free(t->props[i].name);
 		free(t->props[i].value);
 	}
+	free(t->props);
 	free(t);
 }
 
