@@ -854,6 +854,63 @@ listen_equal_key(const struct rf_yconf_key *k, const void *a, const void *b)
 
 /* ------------------------------------------------------------ loading -- */
 
+static int
+device_cmp(const void *a, const void *b)
+{
+	const struct rf_conf_device *const *da = a, *const *db = b;
+
+	return strcmp((*da)->id, (*db)->id);
+}
+
+static int
+device_key_cmp(const void *key, const void *elt)
+{
+	const struct rf_conf_device *const *d = elt;
+
+	return strcmp(key, (*d)->id);
+}
+
+/*
+ * conf->devices_by_id: pointers into conf->devices, sorted by id; and how
+ * many turn the cache on, which rf_cache_any asks for each response.
+ */
+static int
+index_devices(struct rf_conf *conf)
+{
+	size_t i;
+
+	if (conf->ndevices == 0)
+		return 0;
+	if ((conf->devices_by_id = calloc(conf->ndevices,
+	    sizeof(*conf->devices_by_id))) == NULL)
+		return RF_ERR_NOMEM;
+	for (i = 0; i < conf->ndevices; i++) {
+		conf->devices_by_id[i] = &conf->devices[i];
+		if (conf->devices[i].cache == RF_CONF_CACHE_ON)
+			conf->ndevices_cache_on++;
+	}
+	qsort(conf->devices_by_id, conf->ndevices,
+	    sizeof(*conf->devices_by_id), device_cmp);
+	return 0;
+}
+
+const struct rf_conf_device *
+rf_conf_device_find(const struct rf_conf *conf, const char *id)
+{
+	const struct rf_conf_device *const *d;
+	size_t i;
+
+	if (conf->devices_by_id == NULL) {
+		for (i = 0; i < conf->ndevices; i++)
+			if (strcmp(conf->devices[i].id, id) == 0)
+				return &conf->devices[i];
+		return NULL;
+	}
+	d = bsearch(id, conf->devices_by_id, conf->ndevices,
+	    sizeof(*conf->devices_by_id), device_key_cmp);
+	return d != NULL ? *d : NULL;
+}
+
 static void
 conf_full_free(struct conf_full *cf)
 {
@@ -862,6 +919,7 @@ conf_full_free(struct conf_full *cf)
 	if (cf == NULL)
 		return;
 	rf_yconf_free_fields(conf_keys, &cf->conf);
+	free(cf->conf.devices_by_id);
 	for (i = 0; i < cf->conf.nlisten; i++)
 		free(cf->conf.listen[i].address);
 	free(cf->conf.listen);
@@ -892,6 +950,8 @@ rf_conf_load_mem(const void *buf, size_t len, const char *name,
 	    &cf->where, &st, errfn, arg);
 	addrs_clear(&st.addrs[0]);
 	addrs_clear(&st.addrs[1]);
+	if (r == 0 && (r = index_devices(&cf->conf)) != 0)
+		rf_yconf_report(errfn, arg, name, "out of memory");
 	if (r == 0) {
 		*out = &cf->conf;
 		cf = NULL;

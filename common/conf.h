@@ -84,6 +84,9 @@ struct rf_conf {
 	int			 header_max;	/* bytes of a request head */
 	struct rf_conf_device	*devices;
 	size_t			 ndevices;
+	/* devices sorted by id, made by rf_conf_load*: rf_conf_device_find */
+	const struct rf_conf_device **devices_by_id;
+	size_t			 ndevices_cache_on; /* "cache: yes" ones */
 	struct rf_conf_user	*users;
 	size_t			 nusers;
 
@@ -154,6 +157,13 @@ int	rf_conf_ports_allow(const struct rf_conf_ports *, unsigned int port);
  * names http https ssh vnc rdp.  The port, or 0 if s is neither.
  */
 unsigned int rf_conf_port_parse(const char *s);
+
+/*
+ * The device of reflector.yml with this id, or NULL: a binary search, so
+ * that 20,000 configured devices do not cost each request a scan.
+ */
+const struct rf_conf_device *rf_conf_device_find(const struct rf_conf *,
+	    const char *id);
 
 /* 1 if s matches one of the n patterns ("cam1", "cam-*", "*"). */
 int	rf_conf_patterns_match(char *const *pats, size_t n, const char *s);

@@ -350,15 +350,11 @@ rf_auth_device_find(const struct rf_conf *conf, struct rf_db *db,
 {
 	const struct rf_conf_device *d;
 	struct rf_device_rec rec;
-	size_t i;
 
 	memset(info, 0, sizeof(*info));
 	if (id == NULL || strlen(id) >= sizeof(info->id))
 		return 0;
-	for (i = 0; i < conf->ndevices; i++) {
-		d = &conf->devices[i];
-		if (strcmp(d->id, id) != 0)
-			continue;
+	if ((d = rf_conf_device_find(conf, id)) != NULL) {
 		snprintf(info->id, sizeof(info->id), "%s", d->id);
 		snprintf(info->group, sizeof(info->group), "%s",
 		    d->group != NULL ? d->group : "");
@@ -885,14 +881,12 @@ int
 rf_auth_port_may(const struct rf_conf *conf, const struct rf_conf_user *u,
     const char *device, unsigned int port)
 {
-	size_t i;
+	const struct rf_conf_device *d;
 
 	if (u == NULL || !rf_conf_ports_allow(&u->ports, port))
 		return 0;
-	for (i = 0; i < conf->ndevices; i++)
-		if (strcmp(conf->devices[i].id, device) == 0)
-			return rf_conf_ports_allow(&conf->devices[i].ports,
-			    port);
+	if ((d = rf_conf_device_find(conf, device)) != NULL)
+		return rf_conf_ports_allow(&d->ports, port);
 	return 1;	/* a registry device has no policy of its own */
 }
 

@@ -470,25 +470,18 @@ rf_cache_not_modified(const struct rf_http_head *req,
 int
 rf_cache_any(const struct rf_conf *conf)
 {
-	size_t	 i;
-
-	if (conf->ncache_devices > 0 || conf->ncache_groups > 0)
-		return 1;
-	for (i = 0; i < conf->ndevices; i++)
-		if (conf->devices[i].cache == RF_CONF_CACHE_ON)
-			return 1;
-	return 0;
+	return conf->ncache_devices > 0 || conf->ncache_groups > 0 ||
+	    conf->ndevices_cache_on > 0;
 }
 
 int
 rf_cache_on(const struct rf_conf *conf, const char *device, const char *group)
 {
-	size_t	 i;
+	const struct rf_conf_device *d;
 
-	for (i = 0; i < conf->ndevices; i++)
-		if (strcmp(conf->devices[i].id, device) == 0 &&
-		    conf->devices[i].cache != RF_CONF_CACHE_INHERIT)
-			return conf->devices[i].cache == RF_CONF_CACHE_ON;
+	if ((d = rf_conf_device_find(conf, device)) != NULL &&
+	    d->cache != RF_CONF_CACHE_INHERIT)
+		return d->cache == RF_CONF_CACHE_ON;
 	return rf_conf_patterns_match(conf->cache_devices,
 	    conf->ncache_devices, device) || (group != NULL &&
 	    rf_conf_patterns_match(conf->cache_groups, conf->ncache_groups,

@@ -156,6 +156,7 @@ switches(void)
 	devs[1].cache = RF_CONF_CACHE_ON;
 	conf.devices = devs;
 	conf.ndevices = 2;
+	conf.ndevices_cache_on = 1;	/* as rf_conf_load counts them */
 	ok(rf_cache_any(&conf), "a device's cache: yes turns the cache on");
 	ok(rf_cache_on(&conf, "d2", "office"), "  ... for it");
 	ok(!rf_cache_on(&conf, "x", "plant-7"), "no group listed: off");
