@@ -13,22 +13,7 @@
 CTL=$RF_BUILD/server/reflectorctl
 need "$CTL" python3 curl
 
-make_certs "$TRASH/tls" dev1.localhost >/dev/null 2>&1 ||
-	bail "scripts/mkcert failed"
-PASSWORD='correct horse'
-user_hash "$PASSWORD" || bail "reflectorctl hash-password failed"
-device_secret dev1 || bail "reflectorctl new-device-secret failed"
-cat >extra.yml <<EOT
-devices:
-  - id: dev1
-    secret: "$DEV_HASH"
-users:
-  - name: alice
-    password: "$USER_HASH"
-    devices: [dev1]
-EOT
-WORKERS=2 write_config reflector.yml extra.yml || bail "cannot write the config"
-start_reflectord || bail "reflectord did not start"
+start_dev1_reflector
 
 # more_than N ERE: the log has more than N lines matching ERE.
 more_than() { test "$(grep -Ec -- "$2" "$TRASH/reflectord.log")" -gt "$1"; }

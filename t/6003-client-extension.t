@@ -27,22 +27,7 @@ CLIENT=$RF_BUILD/agent/reflector-client
 need "$AGENT" "$CLIENT" "$RF_BUILD/t/helpers/device-httpd" python3 curl \
     sha256sum
 
-make_certs "$TRASH/tls" dev1.localhost >/dev/null 2>&1 ||
-	bail "scripts/mkcert failed"
-PASSWORD='correct horse'
-user_hash "$PASSWORD" || bail "reflectorctl hash-password failed"
-device_secret dev1 || bail "reflectorctl new-device-secret failed"
-cat >extra.yml <<EOT
-devices:
-  - id: dev1
-    secret: "$DEV_HASH"
-users:
-  - name: alice
-    password: "$USER_HASH"
-    devices: [dev1]
-EOT
-WORKERS=2 write_config reflector.yml extra.yml || bail "cannot write the config"
-start_reflectord || bail "reflectord did not start"
+start_dev1_reflector
 
 start_echo_server || bail "the echo server did not start"
 mkdir -p www

@@ -65,22 +65,7 @@ wait_for 5 grep -q listening "$TRASH/spawn.$((${#_tap_pids[@]} - 1)).log" ||
 	bail "device-httpd did not start"
 
 # --- the reflector and the agent -------------------------------------------
-make_certs "$TRASH/tls" dev1.localhost >/dev/null 2>&1 || bail "scripts/mkcert failed"
-PASSWORD='correct horse'
-hash=$(printf '%s\n' "$PASSWORD" | "$CTL" hash-password) ||
-	bail "reflectorctl hash-password failed"
-device_secret dev1 || bail "reflectorctl new-device-secret failed"
-cat >extra.yml <<EOT
-devices:
-  - id: dev1
-    secret: "$DEV_HASH"
-users:
-  - name: alice
-    password: "$hash"
-    devices: [dev1]
-EOT
-WORKERS=2 write_config reflector.yml extra.yml || bail "cannot write the config"
-start_reflectord || bail "reflectord did not start"
+start_dev1_reflector
 agent_yml agent.yml dev1 default "$DEV_SECRET" "ssh: $SSH_PORT, http: $HPORT"
 spawn "$AGENT" -f -c agent.yml
 ok "the device's agent connects" wait_for 15 log_has 'device dev1 online'
