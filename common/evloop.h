@@ -45,10 +45,11 @@ struct lws_context_creation_info;
  * (libev's prepare watcher, just before the loop would block) its fn
  * writes what the iteration gathered: one write for all of it, like
  * WRITEABLE, with none of the three calls.  fn runs outside any lws
- * callback, so it cannot close its connection by returning -1: it asks lws
- * to (lws_set_timeout with LWS_TO_KILL_ASYNC).  When the socket does not
- * take everything, lws's own WRITEABLE takes over.  A flush must be
- * cancelled before its owner is freed.
+ * callback, so it cannot close its connection by returning -1: it marks
+ * it and asks for WRITEABLE, which then returns -1.  When the socket does
+ * not take everything, lws's own WRITEABLE takes over.  A timer an fn
+ * sets is armed at lws's next wake-up (at most the owner's 1 s tick
+ * away).  A flush must be cancelled before its owner is freed.
  */
 struct rf_evflush {
 	TAILQ_ENTRY(rf_evflush)	 entry;
