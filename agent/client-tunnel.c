@@ -78,13 +78,8 @@ static int	connect_cb(struct lws *, enum lws_callback_reasons, void *,
 		    void *, size_t);
 
 const struct lws_protocols client_protocols[] = {
-	/*
-	 * tx_packet_size covers a whole batch (CLIENT_TX_BUF): lws would
-	 * write it a packet at a time and copy the rest into a buffer of
-	 * its own, to send one packet per later WRITEABLE.
-	 */
-	{ CLIENT_PROTO, tunnel_cb, 0, 64 * 1024, 0, NULL,
-	    CLIENT_TX_BUF - LWS_PRE },
+	/* Batches are written past lws (rf_wsc_batch_send); lws, a PING. */
+	{ CLIENT_PROTO, tunnel_cb, 0, 64 * 1024, 0, NULL, 0 },
 	{ CLIENT_LOCAL_PROTO, local_cb, 0, 0, 0, NULL, 0 },
 	{ CLIENT_LISTEN_PROTO, client_listen_cb, 0, 0, 0, NULL, 0 },
 	{ CLIENT_CONNECT_PROTO, connect_cb, 0, 64 * 1024, 0, NULL, 0 },

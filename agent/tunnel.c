@@ -69,11 +69,9 @@ const struct lws_protocols rf_agent_tunnel_protocols[] = {
 	/*
 	 * rx_buffer_size stays small: it is allocated per connection up
 	 * front, and an idle tunnel should cost little (PLATFORM-NOTES).
-	 * tx_packet_size covers the largest frame, so lws never splits one
-	 * (nor copies the rest of one into its own buffer).
+	 * Frames are written past lws (rf_wsc_batch_send); lws, a PING.
 	 */
-	{ AGENT_TUNNEL_PROTO, tunnel_cb, 0, 4096, 0, NULL,
-	    AGENT_TX_MAX + 16 },
+	{ AGENT_TUNNEL_PROTO, tunnel_cb, 0, 4096, 0, NULL, 0 },
 	{ NULL, NULL, 0, 0, 0, NULL, 0 }
 };
 

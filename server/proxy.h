@@ -13,12 +13,6 @@
 #include <libwebsockets.h>
 
 #define RF_PROXY_PROTOCOL	"rf-proxy"
-/*
- * The most proxy.c hands to one lws_write: give the protocol entry this
- * tx_packet_size, so that lws sends it in one send() instead of copying
- * the rest into its own buffer.
- */
-#define RF_PROXY_TX_PACKET	(64 * 1024)
 
 /* The protocol's callback and per-session size, for the protocol list. */
 int	rf_proxy_callback(struct lws *, enum lws_callback_reasons, void *user,

@@ -733,8 +733,8 @@ static struct lws_protocols protocols[] = {
 	{ "rf-vhost", vhost_callback, 0, 0, 0, NULL, 0 },
 	{ "rf-loop", loop_callback, 0, 0, 0, NULL, 0 },
 	{ "rf-front", rf_front_callback, 0, 4096, 0, NULL, 0 },
-	{ RF_PROXY_PROTOCOL, rf_proxy_callback, 0, 0, 0, NULL,
-	    RF_PROXY_TX_PACKET },
+	/* Nothing goes through lws_write: rf_evloop_write (evloop.h). */
+	{ RF_PROXY_PROTOCOL, rf_proxy_callback, 0, 0, 0, NULL, 0 },
 	{ NULL, NULL, 0, 0, 0, NULL, 0 }
 };
 
