@@ -81,6 +81,8 @@ struct rf_conf {
 	int			 handshake_timeout; /* seconds */
 	int			 keepalive_timeout; /* seconds */
 	int			 drain_timeout;	/* seconds, graceful stop */
+	int			 channel_open_timeout; /* seconds */
+	int			 device_idle_timeout; /* seconds */
 	int			 header_max;	/* bytes of a request head */
 	struct rf_conf_device	*devices;
 	size_t			 ndevices;

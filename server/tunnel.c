@@ -85,10 +85,8 @@
 
 #define RF_TUNNEL_MSG_MAX	(64 * 1024 + 6)	/* largest frame we take */
 #define RF_TUNNEL_PROPS_MAX	32
-#define RF_TUNNEL_OPEN_TIMEOUT	60		/* seconds, as the reference */
 #define RF_CHANNEL_HIGH		(512 * 1024)	/* queued bytes per channel */
 #define RF_CHANNEL_LOW		(128 * 1024)
-#define RF_TUNNEL_IDLE_MIN	120		/* seconds without a frame */
 /* Our receive window per channel when the extension is in use. */
 #define RF_TUNNEL_EXT_WINDOW	(512 * 1024)
 
@@ -494,6 +492,29 @@ rf_tunnel_write(struct rf_tunnel *t)
 
 /* ---------------------------------------------------------- channels -- */
 
+/* A plain tunnel is not read while one of its channels is paused. */
+static int
+read_paused(const struct rf_tunnel *t)
+{
+	return !t->ext && t->paused > 0;
+}
+
+/*
+ * The tunnel's silence timer: twice the agent's keep-alive plus
+ * device_idle_timeout, restarted by every message.  While the tunnel is
+ * not read, silence means nothing: TCP keep-alive (tcp_keepalive) still
+ * finds a dead peer.
+ */
+static void
+idle_timer(struct rf_tunnel *t)
+{
+	if (read_paused(t))
+		lws_set_timeout(t->wsi, NO_PENDING_TIMEOUT, 0);
+	else
+		lws_set_timeout(t->wsi, PENDING_TIMEOUT_USER_OK,
+		    t->keepalive * 2 + rf_worker_conf()->device_idle_timeout);
+}
+
 static void
 open_timeout(lws_sorted_usec_list_t *sul)
 {
@@ -501,11 +522,20 @@ open_timeout(lws_sorted_usec_list_t *sul)
 	    sul_open);
 
 	verbose("device %s: channel %u to port %u not confirmed in %d s",
-	    ch->t->device, ch->id, ch->port, RF_TUNNEL_OPEN_TIMEOUT);
+	    ch->t->device, ch->id, ch->port,
+	    rf_worker_conf()->channel_open_timeout);
 	queue_frame(ch->t, RF_WT_ERROR, ch->id, RF_WT_ERR_TIMEOUT, NULL, 0);
 	if (ch->ops->failed != NULL)
 		ch->ops->failed(ch->arg, RF_WT_ERR_TIMEOUT);
 	channel_free(ch, 0, 0);
+}
+
+static void
+open_timer(struct rf_channel *ch)
+{
+	lws_sul_schedule(lws_get_context(ch->t->wsi), 0, &ch->sul_open,
+	    open_timeout, (lws_usec_t)rf_worker_conf()->channel_open_timeout *
+	    LWS_US_PER_SEC);
 }
 
 int
@@ -545,8 +575,8 @@ rf_channel_open(struct rf_tunnel *t, uint16_t port,
 		return r;
 	}
 	LIST_INSERT_HEAD(&t->channels, ch, entry);
-	lws_sul_schedule(lws_get_context(t->wsi), 0, &ch->sul_open,
-	    open_timeout, (lws_usec_t)RF_TUNNEL_OPEN_TIMEOUT * LWS_US_PER_SEC);
+	if (!read_paused(t))
+		open_timer(ch);
 	debug("device %s: channel %u opening to port %u", t->device, ch->id,
 	    port);
 	*out = ch;
@@ -620,6 +650,7 @@ void
 rf_channel_pause(struct rf_channel *ch, int paused)
 {
 	struct rf_tunnel *t = ch->t;
+	struct rf_channel *och;
 
 	paused = paused != 0;
 	if (ch->paused == paused)
@@ -632,8 +663,23 @@ rf_channel_pause(struct rf_channel *ch, int paused)
 		return;
 	}
 	t->paused += paused ? 1 : -1;
-	if (t->paused == (paused ? 1 : 0))
-		lws_rx_flow_control(t->wsi, paused ? 0 : 1);
+	if (t->paused != (paused ? 1 : 0))
+		return;
+	/*
+	 * The tunnel stops or starts reading.  Its clocks stop with it: an
+	 * OPEN_CONFIRM or a PING may be waiting unread behind the paused
+	 * channel's data, so the channels opening meanwhile and the tunnel
+	 * itself get their whole time again once it reads.
+	 */
+	lws_rx_flow_control(t->wsi, paused ? 0 : 1);
+	LIST_FOREACH(och, &t->channels, entry)
+		if (och->state == RF_CH_OPENING) {
+			if (paused)
+				lws_sul_cancel(&och->sul_open);
+			else
+				open_timer(och);
+		}
+	idle_timer(t);
 }
 
 /* Forgets a channel; notify: tell its opener closed(err). */
@@ -840,8 +886,7 @@ rf_tunnel_message(struct rf_tunnel *t, const void *p, size_t len)
 	if (on_message(t, p, len) != 0)
 		return -1;
 	/* Silence longer than the agent's own keep-alive means it is gone. */
-	lws_set_timeout(t->wsi, PENDING_TIMEOUT_USER_OK, t->keepalive * 2 +
-	    RF_TUNNEL_IDLE_MIN);
+	idle_timer(t);
 	return 0;
 }
 
@@ -986,8 +1031,7 @@ rf_tunnel_online(struct rf_tunnel *t)
 	own_device(t);
 	record_status(t, 1);
 	tcp_keepalive(t->wsi);
-	lws_set_timeout(t->wsi, PENDING_TIMEOUT_USER_OK, t->keepalive * 2 +
-	    RF_TUNNEL_IDLE_MIN);
+	idle_timer(t);
 	logit("device %s online (group %s, from %s, %zu properties, %s)",
 	    t->device, t->group, t->peer, t->nprops, t->ext ?
 	    "extension 1: large frames and credit" : "plain protocol");

@@ -316,7 +316,8 @@ make_certs() {
 # everything under $TRASH: https on 127.0.0.1:$HTTPS_PORT (chosen if unset),
 # http on 127.0.0.1:$HTTP_PORT if set, ${WORKERS:-2} workers, the log in
 # $TRASH/reflectord.log at ${LOG_LEVEL:-debug1}, drain_timeout ${DRAIN:-5} and
-# handshake_timeout ${HANDSHAKE:-10} seconds.
+# handshake_timeout ${HANDSHAKE:-10} seconds, and $LIMITS (more "key: value"
+# lines of the limits section, if set).
 # EXTRA_YAML_FILE is appended (top-level keys not already written).  Sets
 # CONF to FILE.
 write_config() {
@@ -347,6 +348,9 @@ write_config() {
 		echo "limits:"
 		echo "  drain_timeout: ${DRAIN:-5}s"
 		echo "  handshake_timeout: ${HANDSHAKE:-10}s"
+		if [ -n "${LIMITS:-}" ]; then
+			printf '%s\n' "$LIMITS" | sed 's/^/  /'
+		fi
 		if [ -n "$extra" ]; then
 			cat "$extra"
 		fi

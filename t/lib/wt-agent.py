@@ -32,6 +32,7 @@
 # WT_EXT in the environment: sent as X-Reflector-WebTunnel-Ext (the
 # extension of reflector-webtunnel(7)), garbled or not; unset, the agent
 # is a stock one.  WT_HTTP_PORT: the httpPort it announces (default 8080).
+# WT_KEEPALIVE: the X-WebTunnel-KeepAlive it announces (default 30).
 import base64
 import os
 import select
@@ -59,7 +60,8 @@ def upgrade(s, ident, group, secret, props):
              "Upgrade: websocket", "Sec-WebSocket-Version: 13",
              "Sec-WebSocket-Key: " + key,
              "Sec-WebSocket-Protocol: com.appinf.webtunnel.server/1.0",
-             "Authorization: Basic " + cred, "X-WebTunnel-KeepAlive: 30"]
+             "Authorization: Basic " + cred, "X-WebTunnel-KeepAlive: " +
+             os.environ.get("WT_KEEPALIVE", "30")]
     lines += ["X-PTTH-Set-Property: device;" + p for p in props]
     if os.environ.get("WT_EXT") is not None:
         lines.append("X-Reflector-WebTunnel-Ext: " + os.environ["WT_EXT"])
