@@ -362,6 +362,43 @@ rf_buf_peek_u8(const struct rf_buf *b, size_t at, uint8_t *v)
 }
 
 int
+rf_buf_find_u8(const struct rf_buf *b, size_t from, uint8_t c, size_t *at)
+{
+	const unsigned char	*p;
+
+	*at = 0;
+	if (from >= rf_buf_len(b))
+		return RF_ERR_SHORT;
+	if ((p = memchr(b->d + b->off + from, c, rf_buf_len(b) - from)) ==
+	    NULL)
+		return RF_ERR_SHORT;
+	*at = (size_t)(p - (b->d + b->off));
+	return 0;
+}
+
+static unsigned char
+ascii_lower(unsigned char c)
+{
+	return c >= 'A' && c <= 'Z' ? (unsigned char)(c - 'A' + 'a') : c;
+}
+
+int
+rf_buf_equal(const struct rf_buf *b, const void *s, size_t len, int fold)
+{
+	const unsigned char	*p = rf_buf_ptr(b), *q = s;
+	size_t			 i;
+
+	if (len > rf_buf_len(b))
+		return 0;
+	if (!fold)
+		return memcmp(p, q, len) == 0;
+	for (i = 0; i < len; i++)
+		if (ascii_lower(p[i]) != ascii_lower(q[i]))
+			return 0;
+	return 1;
+}
+
+int
 rf_buf_peek_u16(const struct rf_buf *b, size_t at, uint16_t *v)
 {
 	uint64_t	 x;

@@ -72,6 +72,17 @@ int	rf_buf_get_varint_le(struct rf_buf *, uint64_t *);
 int	rf_buf_peek_u8(const struct rf_buf *, size_t at, uint8_t *);
 int	rf_buf_peek_u16(const struct rf_buf *, size_t at, uint16_t *);
 /*
+ * Scanning without consuming, for the parsers' hot loops.  rf_buf_find_u8
+ * sets *at to the offset of the first byte c at or after from (0 is the
+ * read offset), or returns RF_ERR_SHORT when there is none.  rf_buf_equal
+ * is 1 when the next len bytes are s (fold: in ASCII case-insensitively),
+ * 0 when not or when there are fewer.
+ */
+int	rf_buf_find_u8(const struct rf_buf *, size_t from, uint8_t c,
+	    size_t *at);
+int	rf_buf_equal(const struct rf_buf *, const void *s, size_t len,
+	    int fold);
+/*
  * Consumes len bytes and makes *sub a read-only view of them (a length-
  * delimited field: a TLS extension, a frame payload).
  */

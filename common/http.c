@@ -34,12 +34,6 @@ http_hexval(uint8_t c)
 	return -1;
 }
 
-static uint8_t
-http_lower(uint8_t c)
-{
-	return c >= 'A' && c <= 'Z' ? (uint8_t)(c - 'A' + 'a') : c;
-}
-
 /* RFC 9110 5.6.2 tchar. */
 static int
 http_is_tchar(uint8_t c)
@@ -47,7 +41,14 @@ http_is_tchar(uint8_t c)
 	if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
 	    http_is_digit(c))
 		return 1;
-	return c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL;
+	switch (c) {
+	case '!': case '#': case '$': case '%': case '&': case '\'':
+	case '*': case '+': case '-': case '.': case '^': case '_':
+	case '`': case '|': case '~':
+		return 1;
+	default:
+		return 0;
+	}
 }
 
 static int
@@ -309,16 +310,9 @@ http_list_each(const struct rf_http_head *h, struct rf_http_span v,
 static int
 http_el_is(struct rf_buf *el, const char *s)
 {
-	size_t	 i, n = strlen(s);
-	uint8_t	 c;
+	size_t	 n = strlen(s);
 
-	if (rf_buf_len(el) != n)
-		return 0;
-	for (i = 0; i < n; i++)
-		if (rf_buf_peek_u8(el, i, &c) != 0 ||
-		    http_lower(c) != (uint8_t)s[i])
-			return 0;
-	return 1;
+	return rf_buf_len(el) == n && rf_buf_equal(el, s, n, 1);
 }
 
 static int
@@ -440,13 +434,10 @@ http_line(struct rf_http_head *h, const struct rf_buf *all, size_t at,
 		n--;
 	if (rf_buf_get_sub(&rest, n, &line) != 0)
 		return http_fail(h, RF_ERR_PROTO, 400, "torn line");
-	for (i = 0; i < n; i++) {
-		rf_buf_peek_u8(&line, i, &c);
-		if (c == '\r')
-			return http_fail(h, RF_ERR_PROTO, 400, "bare CR");
-		if (c == '\0')
-			return http_fail(h, RF_ERR_PROTO, 400, "NUL byte");
-	}
+	if (rf_buf_find_u8(&line, 0, '\r', &i) == 0)
+		return http_fail(h, RF_ERR_PROTO, 400, "bare CR");
+	if (rf_buf_find_u8(&line, 0, '\0', &i) == 0)
+		return http_fail(h, RF_ERR_PROTO, 400, "NUL byte");
 	if (h->state == RF_HTTP_HEAD_START) {
 		if (n == 0) {
 			if (h->kind == RF_HTTP_REQUEST &&
@@ -470,7 +461,6 @@ rf_http_head_parse(struct rf_http_head *h, const void *p, size_t len)
 {
 	struct rf_buf	 all;
 	size_t		 lf;
-	uint8_t		 c;
 	int		 r;
 
 	if (h->state == RF_HTTP_HEAD_DONE)
@@ -482,8 +472,8 @@ rf_http_head_parse(struct rf_http_head *h, const void *p, size_t len)
 	rf_buf_from(&all, p, len < h->max ? len : h->max);
 	for (;;) {
 		lf = h->scan > h->pos ? h->scan : h->pos;
-		while (rf_buf_peek_u8(&all, lf, &c) == 0 && c != '\n')
-			lf++;
+		if (rf_buf_find_u8(&all, lf, '\n', &lf) != 0)
+			lf = rf_buf_len(&all);
 		h->scan = lf;
 		if (lf - h->pos > RF_HTTP_LINE_MAX)
 			return http_fail(h, RF_ERR_LIMIT, 431,
@@ -551,20 +541,12 @@ http_span_cmp(const struct rf_http_head *h, struct rf_http_span s,
     const char *str, int fold)
 {
 	struct rf_buf	 v;
-	size_t		 i, n = strlen(str);
-	uint8_t		 c;
+	size_t		 n = strlen(str);
 
 	if (s.len != n)
 		return 0;
 	rf_http_view(h, s, &v);
-	for (i = 0; i < n; i++) {
-		if (rf_buf_get_u8(&v, &c) != 0)
-			return 0;
-		if (fold ? http_lower(c) != http_lower((uint8_t)str[i]) :
-		    c != (uint8_t)str[i])
-			return 0;
-	}
-	return 1;
+	return rf_buf_equal(&v, str, n, fold);
 }
 
 int

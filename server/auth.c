@@ -1019,6 +1019,22 @@ peer_addr(const char *peer, char *out, size_t len)
 }
 
 /*
+ * Every request looks its peer up, so the search runs over a compact
+ * array of hashes (0: free) and compares addresses only on a match.
+ */
+static uint32_t peer_hash[PEER_TABLE_SIZE];
+
+static uint32_t
+peer_hash_of(const char *addr)
+{
+	uint32_t h = 2166136261u;	/* FNV-1a */
+
+	while (*addr != '\0')
+		h = (h ^ (unsigned char)*addr++) * 16777619u;
+	return h | 1;
+}
+
+/*
  * The entry of addr, or with make a fresh one: a free entry, else the
  * stalest that blocks nobody (a flood of new addresses must not unblock
  * an address that is refused), else the stalest.
@@ -1027,29 +1043,31 @@ static struct peer_fail *
 peer_find(const char *addr, int make, time_t now)
 {
 	struct peer_fail *pf, *victim = NULL, *stalest = NULL;
+	uint32_t h = peer_hash_of(addr);
 	size_t i;
 
-	for (i = 0; i < PEER_TABLE_SIZE; i++) {
-		pf = &peers[i];
-		if (pf->addr[0] == '\0') {
-			if (victim == NULL || victim->addr[0] != '\0')
-				victim = pf;
-			continue;
-		}
-		if (strcmp(pf->addr, addr) == 0)
-			return pf;
-		if (stalest == NULL || pf->last < stalest->last)
-			stalest = pf;
-		if (pf->blocked_until <= now && (victim == NULL ||
-		    (victim->addr[0] != '\0' && pf->last < victim->last)))
-			victim = pf;
-	}
+	for (i = 0; i < PEER_TABLE_SIZE; i++)
+		if (peer_hash[i] == h && strcmp(peers[i].addr, addr) == 0)
+			return &peers[i];
 	if (!make)
 		return NULL;
+	for (i = 0; i < PEER_TABLE_SIZE; i++) {
+		pf = &peers[i];
+		if (peer_hash[i] == 0) {
+			victim = pf;
+			break;
+		}
+		if (stalest == NULL || pf->last < stalest->last)
+			stalest = pf;
+		if (pf->blocked_until <= now &&
+		    (victim == NULL || pf->last < victim->last))
+			victim = pf;
+	}
 	if (victim == NULL)
 		victim = stalest;
 	memset(victim, 0, sizeof(*victim));
 	snprintf(victim->addr, sizeof(victim->addr), "%s", addr);
+	peer_hash[victim - peers] = h;
 	return victim;
 }
 

@@ -117,6 +117,42 @@ test_get_peek(void)
 }
 
 static void
+test_find_equal(void)
+{
+	struct rf_buf	 b;
+	size_t		 at;
+
+	rf_buf_from(&b, "GET / HTTP/1.1\r\n", 16);
+	is_int(rf_buf_find_u8(&b, 0, '\n', &at), 0, "find_u8 finds");
+	is_int(at, 15, "find_u8 offset");
+	is_int(rf_buf_find_u8(&b, 15, '\n', &at), 0, "find_u8 from the byte");
+	is_int(at, 15, "find_u8 from the byte: offset");
+	at = 7;
+	is_int(rf_buf_find_u8(&b, 16, '\n', &at), RF_ERR_SHORT,
+	    "find_u8 from the end");
+	is_int(at, 0, "find_u8 clears out");
+	is_int(rf_buf_find_u8(&b, SIZE_MAX, 'G', &at), RF_ERR_SHORT,
+	    "find_u8 from SIZE_MAX");
+	is_int(rf_buf_find_u8(&b, 1, 'G', &at), RF_ERR_SHORT,
+	    "find_u8 does not look back");
+	is_int(rf_buf_consume(&b, 4), 0, "consume the method");
+	is_int(rf_buf_find_u8(&b, 0, ' ', &at), 0, "find_u8 after consume");
+	is_int(at, 1, "find_u8 counts from the read offset");
+	ok(rf_buf_equal(&b, "/ HTTP", 6, 0), "equal");
+	ok(!rf_buf_equal(&b, "/ http", 6, 0), "equal is exact");
+	ok(rf_buf_equal(&b, "/ http", 6, 1), "equal folds");
+	ok(!rf_buf_equal(&b, "/ HTTX", 6, 1), "equal folds no more");
+	ok(!rf_buf_equal(&b, "/ HTTP/1.1\r\nX", 13, 0),
+	    "equal with fewer bytes is 0");
+	ok(rf_buf_equal(&b, "", 0, 0), "equal of nothing");
+	rf_buf_init(&b, 16);
+	is_int(rf_buf_find_u8(&b, 0, 0, &at), RF_ERR_SHORT,
+	    "find_u8 in an empty buffer");
+	ok(rf_buf_equal(&b, "", 0, 1), "equal of nothing, empty buffer");
+	ok(!rf_buf_equal(&b, "a", 1, 1), "equal in an empty buffer");
+}
+
+static void
 test_view_readonly(void)
 {
 	unsigned char	 mem[4] = { 1, 2, 3, 4 };
@@ -383,6 +419,7 @@ main(void)
 {
 	test_int_getters();
 	test_get_peek();
+	test_find_equal();
 	test_view_readonly();
 	test_max_size();
 	test_growth();
