@@ -38,6 +38,7 @@
 #include "conf.h"
 #include "db.h"
 #include "err.h"
+#include "hash.h"
 #include "log.h"
 
 #define SCRYPT_LN		15	/* N = 2^15 */
@@ -1024,16 +1025,6 @@ peer_addr(const char *peer, char *out, size_t len)
  */
 static uint32_t peer_hash[PEER_TABLE_SIZE];
 
-static uint32_t
-peer_hash_of(const char *addr)
-{
-	uint32_t h = 2166136261u;	/* FNV-1a */
-
-	while (*addr != '\0')
-		h = (h ^ (unsigned char)*addr++) * 16777619u;
-	return h | 1;
-}
-
 /*
  * The entry of addr, or with make a fresh one: a free entry, else the
  * stalest that blocks nobody (a flood of new addresses must not unblock
@@ -1043,7 +1034,7 @@ static struct peer_fail *
 peer_find(const char *addr, int make, time_t now)
 {
 	struct peer_fail *pf, *victim = NULL, *stalest = NULL;
-	uint32_t h = peer_hash_of(addr);
+	uint32_t h = rf_hash_str(addr) | 1;
 	size_t i;
 
 	for (i = 0; i < PEER_TABLE_SIZE; i++)

@@ -75,6 +75,7 @@
 #include "err.h"
 #include "evloop.h"
 #include "front.h"
+#include "hash.h"
 #include "log.h"
 #include "msg.h"
 #include "reflectord.h"
@@ -165,20 +166,59 @@ struct rf_tunnel {
 	unsigned long long		 bytes_out;
 };
 
-static LIST_HEAD(, rf_tunnel) tunnels = LIST_HEAD_INITIALIZER(tunnels);
-static int ntunnels;
+/*
+ * Registered tunnels by device: every browser request and device connect
+ * looks one up, and a worker may hold tens of thousands.  Chained hash
+ * buckets, doubled when there are more tunnels than buckets.
+ */
+LIST_HEAD(rf_tunnel_list, rf_tunnel);
+#define RF_TUNNEL_BUCKETS_MIN	64
+static struct rf_tunnel_list	 buckets_min[RF_TUNNEL_BUCKETS_MIN];
+static struct rf_tunnel_list	*buckets = buckets_min;
+static size_t			 nbuckets = RF_TUNNEL_BUCKETS_MIN;
+static int			 ntunnels;
 static uint32_t next_serial = 1;
 
 static void	channel_free(struct rf_channel *, int notify, uint16_t err);
 
 /* ------------------------------------------------------------ lookup -- */
 
+static struct rf_tunnel_list *
+bucket_of(const char *device)
+{
+	return &buckets[rf_hash_str(device) & (nbuckets - 1)];
+}
+
+/* Makes room for one more tunnel; the table stays as it is if it cannot. */
+static void
+buckets_grow(void)
+{
+	struct rf_tunnel_list	*nb;
+	struct rf_tunnel	*t;
+	size_t			 i, n = nbuckets * 2;
+
+	if ((size_t)ntunnels < nbuckets)
+		return;
+	if ((nb = calloc(n, sizeof(*nb))) == NULL)
+		return;		/* longer chains, still correct */
+	for (i = 0; i < nbuckets; i++)
+		while ((t = LIST_FIRST(&buckets[i])) != NULL) {
+			LIST_REMOVE(t, entry);
+			LIST_INSERT_HEAD(&nb[rf_hash_str(t->device) & (n - 1)],
+			    t, entry);
+		}
+	if (buckets != buckets_min)
+		free(buckets);
+	buckets = nb;
+	nbuckets = n;
+}
+
 struct rf_tunnel *
 rf_tunnel_find(const char *device)
 {
 	struct rf_tunnel *t;
 
-	LIST_FOREACH(t, &tunnels, entry)
+	LIST_FOREACH(t, bucket_of(device), entry)
 		if (!t->closing && strcmp(t->device, device) == 0)
 			return t;
 	return NULL;
@@ -961,7 +1001,7 @@ rf_tunnel_device_taken(const char *device, uint32_t by_slot)
 {
 	struct rf_tunnel *t;
 
-	LIST_FOREACH(t, &tunnels, entry)
+	LIST_FOREACH(t, bucket_of(device), entry)
 		if (!t->closing && strcmp(t->device, device) == 0)
 			close_tunnel(t, "the device connected again");
 	debug("device %s now held by worker %u", device, by_slot);
@@ -1025,7 +1065,8 @@ rf_tunnel_online(struct rf_tunnel *t)
 
 	while ((old = rf_tunnel_find(t->device)) != NULL)
 		close_tunnel(old, "the device connected again");
-	LIST_INSERT_HEAD(&tunnels, t, entry);
+	buckets_grow();
+	LIST_INSERT_HEAD(bucket_of(t->device), t, entry);
 	ntunnels++;
 	t->registered = 1;
 	own_device(t);
