@@ -45,6 +45,8 @@ echo "small page" >www/small.txt
 start_device_httpd www || bail "device-httpd did not start"
 
 count() { grep -Ec -- "$1" "$TRASH/reflectord.log"; }
+# counted N ERE: the log has N lines matching ERE.
+counted() { test "$(count "$2")" -eq "$1"; }
 # loadgen OUT: N devices lg-0.. held until SIGTERM, in the background; sets
 # LG_PID.
 loadgen() {
@@ -70,7 +72,7 @@ loadgen lg2.out
 LG2=$LG_PID
 ok "the same $N devices connect again" wait_for 60 grep -q "^up=$N " lg2.out
 ok "  ... each closes its own older tunnel" \
-    wait_for 20 test "$(count 'device lg-[0-9]+: closing its tunnel: the device connected again')" -eq "$N"
+    wait_for 20 counted "$N" 'device lg-[0-9]+: closing its tunnel: the device connected again'
 is "$(count 'device dev1: closing its tunnel')" 0 "  ... and dev1's is not closed"
 kill -TERM "$LG1" 2>/dev/null
 wait "$LG1" 2>/dev/null
