@@ -32,11 +32,13 @@
  *
  * Lifecycle of the store.  The master creates and empties cache.mdb at
  * start (after dropping privileges, so that workers own it) and closes
- * it before it forks; each worker opens it on first use, after fork, and
- * a worker that cannot open it runs without a cache.  It lives in run_dir
- * unless cache.dir says otherwise: tmpfs, with MDB_NOSYNC, because a
- * cache needs no durability (it is emptied at start anyway) and every
- * miss writes, which costs ~20 us there and ~9 ms with a synced disk.
+ * it before it forks, or, if no device's cache is on at start, at the
+ * first reload that turns one on, before the workers get it.  Each
+ * worker opens it on first use, and one that cannot runs without a
+ * cache.  It lives in run_dir unless cache.dir says otherwise: tmpfs,
+ * with MDB_NOSYNC, because a cache needs no durability (it is emptied at
+ * start anyway) and every miss writes, which costs ~20 us there and ~9 ms
+ * with a synced disk.
  * The master runs mdb_reader_check on it after a worker dies.
  *
  * Races.  Every write is one LMDB write transaction, which LMDB runs one

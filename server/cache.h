@@ -18,8 +18,9 @@
  *   "meta"  "total": u64 bytes the entries account for (RF_CACHE_ENTRY_
  *           OVERHEAD each beside the obj value); "seq": u64 last stamp.
  * Every write keeps the four consistent in one transaction.  The master
- * empties it at start (rf_cache_reset); nothing in it must outlive a
- * configuration that switched a device's cache off.
+ * makes and empties it (rf_cache_reset) at start, or, when no device's
+ * cache is on then, at the first reload that turns one on; nothing in it
+ * must outlive a configuration that switched a device's cache off.
  */
 #ifndef RF_CACHE_H
 #define RF_CACHE_H
@@ -140,8 +141,10 @@ struct rf_cache_entry {
 };
 
 /*
- * The master, at start and after dropping privileges: creates cache.dir
- * (one level) and cache.mdb, and empties it.  Nothing stays open.
+ * The master, after dropping privileges, before any worker has a
+ * configuration that uses the cache (at start or at a reload): creates
+ * cache.dir (one level) and cache.mdb, and empties it.  Nothing stays
+ * open.
  */
 int	rf_cache_reset(const struct rf_conf *);
 /* The master, after a worker died: clears its reader slot. */

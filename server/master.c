@@ -120,6 +120,7 @@ static struct {
 	int			 header_max;
 	int			 handshake_timeout;
 	unsigned int		 reload_gen;
+	int			 cache_made;	/* cache.mdb made and emptied */
 	int			 ready_fd;	/* to the waiting parent, or -1 */
 	time_t			 start;
 } M;
@@ -258,7 +259,7 @@ clean_worker_state(int slot)
 	if (n > 0 || dead > 0)
 		logit("worker %d: removed %zu routing entries and %d stale "
 		    "LMDB readers", slot, n, dead);
-	if (rf_cache_any(M.conf) && rf_cache_reader_check(M.conf, &dead) == 0 &&
+	if (M.cache_made && rf_cache_reader_check(M.conf, &dead) == 0 &&
 	    dead > 0)
 		logit("worker %d: removed %d stale cache readers", slot, dead);
 }
@@ -417,6 +418,17 @@ master_reload(void)
 	rf_tls_pair_free(&pair);
 	rf_conf_restart_keys(M.conf, conf, restart_key_warning, NULL);
 	rf_conf_keep_restart_keys(conf, M.conf);
+	/* Before any worker has the configuration that uses the cache. */
+	if (!M.cache_made && rf_cache_any(conf)) {
+		if (rf_cache_reset(conf) != 0) {
+			error("reload failed: cannot create the cache; keeping "
+			    "the running configuration");
+			rf_conf_free(conf);
+			free(buf);
+			return;
+		}
+		M.cache_made = 1;
+	}
 	if ((fd = make_config_memfd(buf, len)) == -1) {
 		error("reload failed: memfd: %s", strerror(errno));
 		rf_conf_free(conf);
@@ -910,9 +922,12 @@ init_databases(void)
 		fatal("cannot open registry in %s: %s", M.state_dir,
 		    rf_strerror(r));
 	rf_db_close(db);
-	/* Made even while no device uses it, so that a reload may start. */
-	if ((r = rf_cache_reset(M.conf)) != 0)
-		fatal("cannot create the cache: %s", rf_strerror(r));
+	/* While no device uses it, the first reload that does makes it. */
+	if (rf_cache_any(M.conf)) {
+		if ((r = rf_cache_reset(M.conf)) != 0)
+			fatal("cannot create the cache: %s", rf_strerror(r));
+		M.cache_made = 1;
+	}
 }
 
 int

@@ -241,4 +241,34 @@ is "$(hits /obj1.bin)" 2 "  ... and fetched again"
 ok "cache.mdb stays within twice the bound and a margin" \
     test "$(stat -c %s "$TRASH/run/cache.mdb")" -le $((2 * MAX_SIZE + 4194304))
 
+# --- a cache that is off at start: no cache.mdb until a reload turns it on ---
+ok "TERM stops it" stop_reflectord
+rm -f "$TRASH/run/cache.mdb" "$TRASH/run/cache.mdb-lock"
+cp reflector.yml reflector-on.yml
+sed -i '/^  groups: \[plant\]$/d' reflector.yml
+# more_lines N ERE: the log has more than N lines matching ERE.
+more_lines() { test "$(grep -Ec -- "$2" "$TRASH/reflectord.log")" -gt "$1"; }
+online=$(grep -c 'device dev1 online' "$TRASH/reflectord.log")
+start_reflectord || bail "reflectord did not start with the cache off"
+ok "started with every cache off" \
+    wait_for 30 more_lines "$online" 'device dev1 online'
+ok "  ... it made no cache.mdb" test ! -e "$TRASH/run/cache.mdb"
+before=$(hits /style.css)
+head=$(get dev1 /style.css)
+is "$(header x-reflector-cache <<<"$head")" "" "  ... and caches nothing"
+ok "  ... with the device's body" cmp -s body.out www/style.css
+is "$(hits /style.css)" $((before + 1)) "  ... which came from the device"
+cp reflector-on.yml reflector.yml
+gen=$(grep -Ec 'configuration generation [0-9]+ applied by all' "$TRASH/reflectord.log")
+kill -HUP "$RF_PID"
+ok "a reload turns the cache on" \
+    wait_for 10 more_lines "$gen" 'configuration generation [0-9]+ applied by all'
+ok "  ... and makes cache.mdb" test -s "$TRASH/run/cache.mdb"
+head=$(get dev1 /style.css)
+is "$(header x-reflector-cache <<<"$head")" miss "  ... the stylesheet: a miss (the cache starts empty)"
+head=$(get dev1 /style.css)
+is "$(header x-reflector-cache <<<"$head")" hit "  ... then a hit"
+is "$(hits /style.css)" $((before + 2)) "  ... the device saw it once more"
+ok "TERM stops it with status 0" stop_reflectord
+
 done_testing
