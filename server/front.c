@@ -1306,13 +1306,6 @@ rf_front_callback(struct lws *wsi, enum lws_callback_reasons reason,
 	}
 }
 
-/* The worker is draining: an idle connection closes now. */
-void
-rf_front_drain(struct lws *wsi)
-{
-	lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
-}
-
 void
 rf_front_ws_close(struct lws *wsi, uint16_t code, const char *reason)
 {

@@ -21,8 +21,6 @@ size_t	rf_front_session_size(void);
 void	rf_front_ws_close(struct lws *, uint16_t code, const char *reason);
 /* A device tunnel has frames to send: they go at the end of the iteration. */
 void	rf_front_want_write(struct lws *);
-/* The worker is draining: an idle connection closes now. */
-void	rf_front_drain(struct lws *);
 
 /*
  * A CONNECT tunnel relayed from the worker that accepted it to the worker
