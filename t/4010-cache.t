@@ -12,7 +12,9 @@
 # browser that has it; a response over cache.max_object passes whole and is
 # not stored; the device's own Authorization bypasses the cache; a user
 # without access to the device gets nothing from it; the bytes the cache
-# accounts for stay within cache.max_size while it evicts the oldest.
+# accounts for stay within cache.max_size while it evicts the oldest; a
+# cache that is off at start is made by the reload that turns it on, and
+# that reload is refused whole when cache.mdb cannot be made.
 # shellcheck source=t/lib/test-lib.sh
 . "$(dirname "$0")/lib/test-lib.sh"
 
@@ -269,6 +271,48 @@ is "$(header x-reflector-cache <<<"$head")" miss "  ... the stylesheet: a miss (
 head=$(get dev1 /style.css)
 is "$(header x-reflector-cache <<<"$head")" hit "  ... then a hit"
 is "$(hits /style.css)" $((before + 2)) "  ... the device saw it once more"
+
+# --- a reload that cannot make cache.mdb is refused as a whole ---------------
+# cache.dir names a path below a regular file: mkdir and LMDB fail there even
+# for root.  cache.dir is a restart key, so it is set before the start.
+ok "TERM stops it" stop_reflectord
+: >"$TRASH/notadir"
+sed -i -e '/^  groups: \[plant\]$/d' \
+    -e "s|^  max_size: 1m\$|&\\n  dir: $TRASH/notadir/cache|" reflector.yml
+grep -q "^  dir: $TRASH/notadir/cache\$" reflector.yml || bail "cannot set cache.dir"
+online1=$(grep -c 'device dev1 online' "$TRASH/reflectord.log")
+online3=$(grep -c 'device dev3 online' "$TRASH/reflectord.log")
+start_reflectord || bail "reflectord did not start with cache.dir unusable"
+ok "started with every cache off and cache.dir unusable" \
+    wait_for 30 more_lines "$online1" 'device dev1 online'
+wait_for 30 more_lines "$online3" 'device dev3 online' || bail "dev3 is not online"
+before=$(hits /style.css)
+sed 's/^  max_object: 256k$/&\n  groups: [plant]/' reflector.yml >reflector-on.yml
+grep -q '^  groups: \[plant\]$' reflector-on.yml || bail "cannot turn the cache on"
+cp reflector-on.yml reflector.yml
+refused=$(grep -c 'reload failed: cannot create the cache' "$TRASH/reflectord.log")
+kill -HUP "$RF_PID"
+ok "a reload that turns the cache on where it cannot be made is refused" \
+    wait_for 10 more_lines "$refused" 'reload failed: cannot create the cache'
+ok "  ... the log names the directory" \
+    grep -q "cache: cannot create $TRASH/notadir/cache" "$TRASH/reflectord.log"
+head=$(get dev1 /style.css)
+is "$(header x-reflector-cache <<<"$head")" "" "  ... the running configuration stays: nothing cached"
+is "$(hits /style.css)" $((before + 1)) "  ... the request reached the device"
+get dev1 /style.css >/dev/null
+is "$(hits /style.css)" $((before + 2)) "  ... and so does the next"
+rm -f "$TRASH/notadir"
+mkdir "$TRASH/notadir"
+gen=$(grep -Ec 'configuration generation [0-9]+ applied by all' "$TRASH/reflectord.log")
+kill -HUP "$RF_PID"
+ok "once the directory can be made, the same reload is applied" \
+    wait_for 10 more_lines "$gen" 'configuration generation [0-9]+ applied by all'
+ok "  ... and cache.mdb is there" test -s "$TRASH/notadir/cache/cache.mdb"
+head=$(get dev1 /style.css)
+is "$(header x-reflector-cache <<<"$head")" miss "  ... a miss first"
+head=$(get dev1 /style.css)
+is "$(header x-reflector-cache <<<"$head")" hit "  ... then a hit"
+is "$(hits /style.css)" $((before + 3)) "  ... the device saw the miss only"
 ok "TERM stops it with status 0" stop_reflectord
 
 done_testing
