@@ -260,17 +260,22 @@ head=$(get dev1 /style.css)
 is "$(header x-reflector-cache <<<"$head")" "" "  ... and caches nothing"
 ok "  ... with the device's body" cmp -s body.out www/style.css
 is "$(hits /style.css)" $((before + 1)) "  ... which came from the device"
+# reload_turns_on WHAT MDB HITS: a HUP applied, MDB made, the stylesheet a
+# miss and then a hit, the device's count at HITS.
+reload_turns_on() {
+	local gen
+	gen=$(grep -Ec 'configuration generation [0-9]+ applied by all' "$TRASH/reflectord.log")
+	kill -HUP "$RF_PID"
+	ok "$1" wait_for 10 more_lines "$gen" 'configuration generation [0-9]+ applied by all'
+	ok "  ... and makes $2" test -s "$2"
+	head=$(get dev1 /style.css)
+	is "$(header x-reflector-cache <<<"$head")" miss "  ... the stylesheet: a miss (the cache starts empty)"
+	head=$(get dev1 /style.css)
+	is "$(header x-reflector-cache <<<"$head")" hit "  ... then a hit"
+	is "$(hits /style.css)" "$3" "  ... the device saw the miss only"
+}
 cp reflector-on.yml reflector.yml
-gen=$(grep -Ec 'configuration generation [0-9]+ applied by all' "$TRASH/reflectord.log")
-kill -HUP "$RF_PID"
-ok "a reload turns the cache on" \
-    wait_for 10 more_lines "$gen" 'configuration generation [0-9]+ applied by all'
-ok "  ... and makes cache.mdb" test -s "$TRASH/run/cache.mdb"
-head=$(get dev1 /style.css)
-is "$(header x-reflector-cache <<<"$head")" miss "  ... the stylesheet: a miss (the cache starts empty)"
-head=$(get dev1 /style.css)
-is "$(header x-reflector-cache <<<"$head")" hit "  ... then a hit"
-is "$(hits /style.css)" $((before + 2)) "  ... the device saw it once more"
+reload_turns_on "a reload turns the cache on" "$TRASH/run/cache.mdb" $((before + 2))
 
 # --- a reload that cannot make cache.mdb is refused as a whole ---------------
 # cache.dir names a path below a regular file: mkdir and LMDB fail there even
@@ -303,16 +308,8 @@ get dev1 /style.css >/dev/null
 is "$(hits /style.css)" $((before + 2)) "  ... and so does the next"
 rm -f "$TRASH/notadir"
 mkdir "$TRASH/notadir"
-gen=$(grep -Ec 'configuration generation [0-9]+ applied by all' "$TRASH/reflectord.log")
-kill -HUP "$RF_PID"
-ok "once the directory can be made, the same reload is applied" \
-    wait_for 10 more_lines "$gen" 'configuration generation [0-9]+ applied by all'
-ok "  ... and cache.mdb is there" test -s "$TRASH/notadir/cache/cache.mdb"
-head=$(get dev1 /style.css)
-is "$(header x-reflector-cache <<<"$head")" miss "  ... a miss first"
-head=$(get dev1 /style.css)
-is "$(header x-reflector-cache <<<"$head")" hit "  ... then a hit"
-is "$(hits /style.css)" $((before + 3)) "  ... the device saw the miss only"
+reload_turns_on "once the directory can be made, the same reload is applied" \
+    "$TRASH/notadir/cache/cache.mdb" $((before + 3))
 ok "TERM stops it with status 0" stop_reflectord
 
 done_testing
