@@ -863,61 +863,93 @@ listen_equal_key(const struct rf_yconf_key *k, const void *a, const void *b)
 
 /* ------------------------------------------------------------ loading -- */
 
+/*
+ * The indexes of rf_conf_device_find and rf_conf_user_find: a name (a
+ * device's id, a user's name) and its element, sorted by name.  The
+ * validation has refused duplicate names, so a name has one element.
+ */
 static int
-device_cmp(const void *a, const void *b)
+name_cmp(const void *a, const void *b)
 {
-	const struct rf_conf_device *const *da = a, *const *db = b;
+	const struct rf_conf_name *na = a, *nb = b;
 
-	return strcmp((*da)->id, (*db)->id);
+	return strcmp(na->name, nb->name);
 }
 
+/* n elements of size bytes from base, each with its name at nameoff. */
 static int
-device_key_cmp(const void *key, const void *elt)
+index_names(struct rf_conf_name **out, const void *base, size_t n,
+    size_t size, size_t nameoff)
 {
-	const struct rf_conf_device *const *d = elt;
+	const char	*p = base;
+	size_t		 i;
 
-	return strcmp(key, (*d)->id);
+	*out = NULL;
+	if (n == 0)
+		return 0;
+	if ((*out = calloc(n, sizeof(**out))) == NULL)
+		return RF_ERR_NOMEM;
+	for (i = 0; i < n; i++, p += size) {
+		memcpy(&(*out)[i].name, p + nameoff, sizeof((*out)[i].name));
+		(*out)[i].elt = p;
+	}
+	qsort(*out, n, sizeof(**out), name_cmp);
+	return 0;
 }
 
 /*
- * conf->devices_by_id: pointers into conf->devices, sorted by id; and how
- * many turn the cache on, which rf_cache_any asks for each response.
+ * The element named name, or NULL.  A conf not made by rf_conf_load* (a
+ * unit test's) has no index: its n elements are then scanned.
  */
+static const void *
+find_name(const struct rf_conf_name *idx, const void *base, size_t n,
+    size_t size, size_t nameoff, const char *name)
+{
+	const struct rf_conf_name	 key = { name, NULL }, *r;
+	const char			*p = base, *s;
+	size_t				 i;
+
+	if (idx == NULL) {
+		for (i = 0; i < n; i++, p += size) {
+			memcpy(&s, p + nameoff, sizeof(s));
+			if (strcmp(s, name) == 0)
+				return p;
+		}
+		return NULL;
+	}
+	r = bsearch(&key, idx, n, sizeof(*idx), name_cmp);
+	return r != NULL ? r->elt : NULL;
+}
+
+/* The indexes, and how many devices turn the cache on (rf_cache_any). */
 static int
-index_devices(struct rf_conf *conf)
+index_conf(struct rf_conf *conf)
 {
 	size_t i;
 
-	if (conf->ndevices == 0)
-		return 0;
-	if ((conf->devices_by_id = calloc(conf->ndevices,
-	    sizeof(*conf->devices_by_id))) == NULL)
-		return RF_ERR_NOMEM;
-	for (i = 0; i < conf->ndevices; i++) {
-		conf->devices_by_id[i] = &conf->devices[i];
+	for (i = 0; i < conf->ndevices; i++)
 		if (conf->devices[i].cache == RF_CONF_CACHE_ON)
 			conf->ndevices_cache_on++;
-	}
-	qsort(conf->devices_by_id, conf->ndevices,
-	    sizeof(*conf->devices_by_id), device_cmp);
+	if (index_names(&conf->devices_by_id, conf->devices, conf->ndevices,
+	    sizeof(*conf->devices), offsetof(struct rf_conf_device, id)) != 0 ||
+	    index_names(&conf->users_by_name, conf->users, conf->nusers,
+	    sizeof(*conf->users), offsetof(struct rf_conf_user, name)) != 0)
+		return RF_ERR_NOMEM;
 	return 0;
 }
 
 const struct rf_conf_device *
 rf_conf_device_find(const struct rf_conf *conf, const char *id)
 {
-	const struct rf_conf_device *const *d;
-	size_t i;
+	return find_name(conf->devices_by_id, conf->devices, conf->ndevices,
+	    sizeof(*conf->devices), offsetof(struct rf_conf_device, id), id);
+}
 
-	if (conf->devices_by_id == NULL) {
-		for (i = 0; i < conf->ndevices; i++)
-			if (strcmp(conf->devices[i].id, id) == 0)
-				return &conf->devices[i];
-		return NULL;
-	}
-	d = bsearch(id, conf->devices_by_id, conf->ndevices,
-	    sizeof(*conf->devices_by_id), device_key_cmp);
-	return d != NULL ? *d : NULL;
+const struct rf_conf_user *
+rf_conf_user_find(const struct rf_conf *conf, const char *name)
+{
+	return find_name(conf->users_by_name, conf->users, conf->nusers,
+	    sizeof(*conf->users), offsetof(struct rf_conf_user, name), name);
 }
 
 static void
@@ -929,6 +961,7 @@ conf_full_free(struct conf_full *cf)
 		return;
 	rf_yconf_free_fields(conf_keys, &cf->conf);
 	free(cf->conf.devices_by_id);
+	free(cf->conf.users_by_name);
 	for (i = 0; i < cf->conf.nlisten; i++)
 		free(cf->conf.listen[i].address);
 	free(cf->conf.listen);
@@ -959,7 +992,7 @@ rf_conf_load_mem(const void *buf, size_t len, const char *name,
 	    &cf->where, &st, errfn, arg);
 	addrs_clear(&st.addrs[0]);
 	addrs_clear(&st.addrs[1]);
-	if (r == 0 && (r = index_devices(&cf->conf)) != 0)
+	if (r == 0 && (r = index_conf(&cf->conf)) != 0)
 		rf_yconf_report(errfn, arg, name, "out of memory");
 	if (r == 0) {
 		*out = &cf->conf;

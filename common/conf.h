@@ -49,6 +49,12 @@ struct rf_conf_device {
 #define RF_CONF_CACHE_ON	1
 #define RF_CONF_CACHE_OFF	2
 
+/* An entry of a sorted index of devices or users (conf.c). */
+struct rf_conf_name {
+	const char	*name;
+	const void	*elt;
+};
+
 /* A user declared in the config (filled by the tunnel issue). */
 struct rf_conf_user {
 	char	 *name;
@@ -86,11 +92,13 @@ struct rf_conf {
 	int			 header_max;	/* bytes of a request head */
 	struct rf_conf_device	*devices;
 	size_t			 ndevices;
-	/* devices sorted by id, made by rf_conf_load*: rf_conf_device_find */
-	const struct rf_conf_device **devices_by_id;
+	/* devices by id, made by rf_conf_load*: rf_conf_device_find */
+	struct rf_conf_name	*devices_by_id;
 	size_t			 ndevices_cache_on; /* "cache: yes" ones */
 	struct rf_conf_user	*users;
 	size_t			 nusers;
+	/* users by name, made by rf_conf_load*: rf_conf_user_find */
+	struct rf_conf_name	*users_by_name;
 
 	/* The static-resource cache (server/cache.c, reflector.yml(5)). */
 	char			*cache_dir;	/* NULL: run_dir */
@@ -166,6 +174,10 @@ unsigned int rf_conf_port_parse(const char *s);
  */
 const struct rf_conf_device *rf_conf_device_find(const struct rf_conf *,
 	    const char *id);
+
+/* The user of reflector.yml with this name, or NULL: a binary search too. */
+const struct rf_conf_user *rf_conf_user_find(const struct rf_conf *,
+	    const char *name);
 
 /* 1 if s matches one of the n patterns ("cam1", "cam-*", "*"). */
 int	rf_conf_patterns_match(char *const *pats, size_t n, const char *s);

@@ -452,16 +452,6 @@ dummy_hash(void)
 	return h;
 }
 
-static const struct rf_conf_user *
-find_user(const struct rf_conf *conf, const char *name)
-{
-	size_t i;
-
-	for (i = 0; i < conf->nusers; i++)
-		if (strcmp(conf->users[i].name, name) == 0)
-			return &conf->users[i];
-	return NULL;
-}
 
 const struct rf_conf_user *
 rf_auth_user(const struct rf_conf *conf, const char *name,
@@ -473,7 +463,7 @@ rf_auth_user(const struct rf_conf *conf, const char *name,
 
 	if (name == NULL || password == NULL)
 		return NULL;
-	if ((u = find_user(conf, name)) == NULL) {
+	if ((u = rf_conf_user_find(conf, name)) == NULL) {
 		rf_auth_verify(dummy_hash(), password);
 		return NULL;
 	}
@@ -649,7 +639,7 @@ session_match(const char *v, size_t len, void *arg)
 	if (rec.kind != (uint32_t)w->kind || strcmp(rec.scope, w->scope) != 0)
 		return 0;
 	/* A reload may have removed the user or the grant since. */
-	if ((u = find_user(w->conf, rec.user)) == NULL)
+	if ((u = rf_conf_user_find(w->conf, rec.user)) == NULL)
 		return 0;
 	if (w->kind != RF_SESSION_PORTAL && !rf_auth_user_may(u, w->scope))
 		return 0;
@@ -714,7 +704,7 @@ rf_auth_session_from_token(const struct rf_conf *conf, struct rf_db *db,
 	if (rf_db_session_take(db, key, (uint64_t)time(NULL), &rec) != 0)
 		return RF_AUTH_DENIED;
 	if (rec.kind != RF_SESSION_ONETIME || strcmp(rec.scope, device) != 0 ||
-	    (u = find_user(conf, rec.user)) == NULL ||
+	    (u = rf_conf_user_find(conf, rec.user)) == NULL ||
 	    !rf_auth_user_may(u, device)) {
 		logit("one-time token of %s for %s refused on %s", rec.user,
 		    rec.scope, device);
@@ -798,7 +788,7 @@ rf_auth_device_request(const struct rf_conf *conf, struct rf_db *db,
 		creds = x_ptth_authorization;
 	else if (authorization != NULL && rf_auth_basic_decode(authorization,
 	    name, sizeof(name), pass, sizeof(pass)) == 0 &&
-	    find_user(conf, name) != NULL)
+	    rf_conf_user_find(conf, name) != NULL)
 		creds = authorization;
 	else
 		return RF_AUTH_LOGIN;
@@ -843,7 +833,7 @@ bearer_user(const struct rf_conf *conf, struct rf_db *db, const char *header)
 	    rec.kind != RF_AUTH_SESSION_API)
 		return NULL;
 	/* A reload may have removed the user since. */
-	return find_user(conf, rec.user);
+	return rf_conf_user_find(conf, rec.user);
 }
 
 enum rf_auth_result

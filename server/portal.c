@@ -227,16 +227,6 @@ portal_user(const struct rf_conf *conf, struct rf_db *db,
 	    RF_AUTH_PORTAL_COOKIE, RF_SESSION_PORTAL, "portal", user, len);
 }
 
-static const struct rf_conf_user *
-conf_user(const struct rf_conf *conf, const char *name)
-{
-	size_t i;
-
-	for (i = 0; i < conf->nusers; i++)
-		if (strcmp(conf->users[i].name, name) == 0)
-			return &conf->users[i];
-	return NULL;
-}
 
 /* The device list of the home page, from the config and the registry. */
 struct device_list {
@@ -300,7 +290,7 @@ home_page(const struct rf_conf *conf, struct rf_db *db,
 	put_html(&pg, conf->domain);
 	pf(&pg, "</b>.</p>\n");
 	if (!portal_user(conf, db, req, user, sizeof(user)) ||
-	    (u = conf_user(conf, user)) == NULL) {
+	    (u = rf_conf_user_find(conf, user)) == NULL) {
 		pf(&pg, "<p>Devices are reached at https://&lt;device"
 		    "&gt;.");
 		put_html(&pg, conf->domain);
@@ -524,7 +514,7 @@ authorize(const struct rf_conf *conf, struct rf_db *db,
 	if (ret == NULL || !rf_auth_local_path(ret))
 		ret = "/";
 	if (!portal_user(conf, db, req, user, sizeof(user)) ||
-	    (u = conf_user(conf, user)) == NULL)
+	    (u = rf_conf_user_find(conf, user)) == NULL)
 		return authorize_login(req, resp, device, ret);
 	if (!rf_auth_user_may(u, device)) {
 		logit("%s from %s may not reach %s", user, req->peer, device);

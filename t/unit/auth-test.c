@@ -223,9 +223,9 @@ test_conf(const struct rf_conf *conf, const char *secret)
 	ok(!rf_auth_user_may(alice, "xplc-7"), "plc-* is anchored at the start");
 	ok(rf_auth_user_may(alice, "door-cam"), "*-cam matches door-cam");
 	ok(!rf_auth_user_may(alice, "door-cam2"), "*-cam is anchored at the end");
-	ok(rf_auth_user_may(find_user(conf, "bob"), "anything"),
+	ok(rf_auth_user_may(rf_conf_user_find(conf, "bob"), "anything"),
 	    "\"*\" matches every device");
-	ok(!rf_auth_user_may(find_user(conf, "carol"), "dev1"),
+	ok(!rf_auth_user_may(rf_conf_user_find(conf, "carol"), "dev1"),
 	    "a user without patterns reaches nothing");
 }
 

@@ -413,31 +413,48 @@ test_listen(void)
 	    "single value", "a listen list given as a string");
 }
 
-/* rf_conf_device_find's index, in an order that is not the file's. */
+/*
+ * rf_conf_device_find's and rf_conf_user_find's indexes, in an order that
+ * is not the file's.
+ */
 static void
 test_device_find(void)
 {
 	static const char *ids[] = { "m", "b", "z", "a", "q" };
 	const struct rf_conf_device *d;
+	const struct rf_conf_user *u;
 	struct rf_conf *c;
 	char yaml[1024];
-	size_t i, n = 0, found = 0;
+	size_t i, n = 0, found = 0, ufound = 0;
 
 	n += (size_t)snprintf(yaml + n, sizeof(yaml) - n, "devices:\n");
 	for (i = 0; i < 5; i++)
 		n += (size_t)snprintf(yaml + n, sizeof(yaml) - n,
 		    "  - {id: %s, secret: s%s}\n", ids[i],
 		    i == 2 ? ", cache: yes" : "");
-	if ((c = good(yaml, "five devices")) == NULL)
-		return;
+	n += (size_t)snprintf(yaml + n, sizeof(yaml) - n, "users:\n");
 	for (i = 0; i < 5; i++)
+		n += (size_t)snprintf(yaml + n, sizeof(yaml) - n,
+		    "  - {name: user-%s, password: p}\n", ids[4 - i]);
+	if ((c = good(yaml, "five devices, five users")) == NULL)
+		return;
+	for (i = 0; i < 5; i++) {
 		if ((d = rf_conf_device_find(c, ids[i])) != NULL &&
 		    strcmp(d->id, ids[i]) == 0 && d == &c->devices[i])
 			found++;
+		snprintf(yaml, sizeof(yaml), "user-%s", ids[4 - i]);
+		if ((u = rf_conf_user_find(c, yaml)) != NULL &&
+		    strcmp(u->name, yaml) == 0 && u == &c->users[i])
+			ufound++;
+	}
 	is_int((long long)found, 5, "each device is found by its id");
 	ok(rf_conf_device_find(c, "c") == NULL &&
 	    rf_conf_device_find(c, "") == NULL &&
 	    rf_conf_device_find(c, "zz") == NULL, "unknown ids are not");
+	is_int((long long)ufound, 5, "each user is found by its name");
+	ok(rf_conf_user_find(c, "user-c") == NULL &&
+	    rf_conf_user_find(c, "") == NULL &&
+	    rf_conf_user_find(c, "m") == NULL, "unknown names are not");
 	is_int((long long)c->ndevices_cache_on, 1,
 	    "the devices with cache: yes are counted");
 	rf_conf_free(c);
