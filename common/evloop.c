@@ -169,6 +169,47 @@ rf_evloop_write(struct lws *wsi, const void *p, size_t len)
 	return (long)done;
 }
 
+/* A record's plaintext at most: SSL_read returns one record at a time. */
+#define TLS_RECORD_MAX	(16 * 1024)
+
+/* The next record OpenSSL holds: its bytes, 0 for none whole, or -1. */
+static long
+tls_more(struct lws *wsi, void *buf, size_t len)
+{
+	SSL	*ssl;
+	int	 r;
+
+	if ((ssl = lws_get_ssl(wsi)) == NULL || !SSL_has_pending(ssl))
+		return 0;
+	ERR_clear_error();
+	if ((r = SSL_read(ssl, buf, len > INT_MAX ? INT_MAX : (int)len)) > 0)
+		return r;
+	switch (SSL_get_error(ssl, r)) {
+	case SSL_ERROR_WANT_READ:
+	case SSL_ERROR_WANT_WRITE:
+		return 0;
+	default:
+		ERR_clear_error();
+		return -1;
+	}
+}
+
+int
+rf_evloop_tls_drain(struct lws *wsi, int (*can)(void *),
+    int (*rx)(void *, const void *, size_t), void *arg)
+{
+	unsigned char	 buf[TLS_RECORD_MAX];
+	long		 n;
+
+	while (can(arg)) {
+		if ((n = tls_more(wsi, buf, sizeof(buf))) <= 0)
+			return n < 0 ? -1 : 0;
+		if (rx(arg, buf, (size_t)n) != 0)
+			return -1;
+	}
+	return 0;
+}
+
 void
 rf_evloop_free(struct rf_evloop *l)
 {

@@ -97,6 +97,23 @@ void	rf_evloop_kick(struct lws_context *);
  * (a PING it framed), nothing is taken, so nothing overtakes them.
  */
 long	rf_evloop_write(struct lws *, const void *, size_t);
+/*
+ * TLS read-ahead (the worker turns it on, worker.c says why): OpenSSL then
+ * reads all the socket has, records beyond the one SSL_read returns
+ * included.  lws 4.1.6 looks for more only when its buffer came back full
+ * and SSL_pending (decrypted bytes) says so: the records left whole in
+ * OpenSSL's buffer would wait for the next bytes from the network, for
+ * ever if none come (a request behind the handshake's Finished, a burst
+ * of the device's frames).  So after each delivery, and whenever reading
+ * starts again, the owner calls this: while can(arg) says it takes input
+ * (what lws's flow control would let through), each record held goes to
+ * rx(arg, bytes, len), as lws's RAW_RX would pass it.  0 when none is held
+ * whole (the rest comes with the socket's next POLLIN) or the owner takes
+ * no more; -1 when rx failed, the stream did, or the peer's close_notify
+ * was next: the owner then closes, as lws would have.
+ */
+int	rf_evloop_tls_drain(struct lws *, int (*can)(void *),
+	    int (*rx)(void *, const void *, size_t), void *arg);
 /* After lws_context_destroy. */
 void	rf_evloop_free(struct rf_evloop *);
 

@@ -153,6 +153,7 @@ rf_front_session_size(void)
 }
 
 static int	writeable(struct rf_front *);
+static int	front_more(struct rf_front *);
 
 /* What an iteration queued goes out at its end (evloop.h). */
 static void
@@ -161,7 +162,7 @@ flush(struct rf_evflush *fl)
 	struct rf_front *f = lws_container_of(fl, struct rf_front, flush);
 
 	/* Outside a callback of its own, f closes from its WRITEABLE. */
-	if (writeable(f) != 0) {
+	if (front_more(f) != 0 || writeable(f) != 0) {
 		f->dead = 1;
 		lws_callback_on_writable(f->wsi);
 	}
@@ -586,6 +587,7 @@ static const struct rf_channel_ops cx_ops = {
 	cx_writable,
 };
 
+/* Reading on or off; on, what OpenSSL holds is read at the end. */
 static void
 rx_set(struct rf_front *f, int off)
 {
@@ -593,6 +595,17 @@ rx_set(struct rf_front *f, int off)
 		return;
 	f->rx_off = off;
 	lws_rx_flow_control(f->wsi, !off);
+	if (!off)
+		want_write(f);
+}
+
+void
+rf_front_rx_flow(struct lws *wsi, int on)
+{
+	struct rf_front *f = lws_wsi_user(wsi);
+
+	if (f != NULL)
+		rx_set(f, !on);
 }
 
 /* Ends the connection once what is queued has gone out. */
@@ -1258,44 +1271,77 @@ gone(struct rf_front *f)
 		rf_ws_asm_free(&f->wsasm);
 }
 
+/* Input from the connection, as lws or rf_evloop_tls_more gave it. */
+static int
+front_rx(struct rf_front *f, const void *in, size_t len)
+{
+	int r;
+
+	if (f->state == FRONT_CLOSING)
+		return 0;
+	if (f->state == FRONT_CONNECT || f->state == FRONT_RELAY)
+		return stream_rx(f, in, len);
+	if (rf_buf_put(&f->in, in, len) != 0) {
+		verbose("%s: more unread input than we hold; closing",
+		    f->conn != NULL ? f->conn->peer : "-");
+		return -1;
+	}
+	if (f->state == FRONT_HEAD && read_heads(f) != 0)
+		return -1;
+	if (f->state == FRONT_TUNNEL && read_frames(f) != 0)
+		return -1;
+	/* An idle tunnel holds no input buffer between frames. */
+	if (f->state == FRONT_TUNNEL && rf_buf_len(&f->in) == 0)
+		rf_buf_free(&f->in);
+	/* Bytes that came with a CONNECT, after its head. */
+	if ((f->state == FRONT_CONNECT || f->state == FRONT_RELAY) &&
+	    rf_buf_len(&f->in) > 0) {
+		r = stream_rx(f, rf_buf_ptr(&f->in), rf_buf_len(&f->in));
+		rf_buf_reset(&f->in);
+		return r;
+	}
+	return 0;
+}
+
+/* For rf_evloop_tls_drain: whether lws would read for f now. */
+static int
+front_can_read(void *arg)
+{
+	struct rf_front *f = arg;
+
+	return !f->dead && !f->rx_off;
+}
+
+static int
+front_rx_more(void *arg, const void *in, size_t len)
+{
+	return front_rx(arg, in, len);
+}
+
+/*
+ * The records OpenSSL read ahead and holds (evloop.h): after each
+ * delivery, and from flush() once reading starts again or a handshake has
+ * ended (rf_front_want_write).
+ */
+static int
+front_more(struct rf_front *f)
+{
+	return rf_evloop_tls_drain(f->wsi, front_can_read, front_rx_more, f);
+}
+
 int
 rf_front_callback(struct lws *wsi, enum lws_callback_reasons reason,
     void *user, void *in, size_t len)
 {
 	struct rf_front *f = user;
-	int r;
 
 	switch (reason) {
 	case LWS_CALLBACK_RAW_ADOPT:
 		return adopted(wsi, f);
 	case LWS_CALLBACK_RAW_RX:
-		if (f->dead)
+		if (f->dead || front_rx(f, in, len) != 0)
 			return -1;
-		if (f->state == FRONT_CLOSING)
-			return 0;
-		if (f->state == FRONT_CONNECT || f->state == FRONT_RELAY)
-			return stream_rx(f, in, len);
-		if (rf_buf_put(&f->in, in, len) != 0) {
-			verbose("%s: more unread input than we hold; closing",
-			    f->conn != NULL ? f->conn->peer : "-");
-			return -1;
-		}
-		if (f->state == FRONT_HEAD && read_heads(f) != 0)
-			return -1;
-		if (f->state == FRONT_TUNNEL && read_frames(f) != 0)
-			return -1;
-		/* An idle tunnel holds no input buffer between frames. */
-		if (f->state == FRONT_TUNNEL && rf_buf_len(&f->in) == 0)
-			rf_buf_free(&f->in);
-		/* Bytes that came with a CONNECT, after its head. */
-		if ((f->state == FRONT_CONNECT || f->state == FRONT_RELAY) &&
-		    rf_buf_len(&f->in) > 0) {
-			r = stream_rx(f, rf_buf_ptr(&f->in),
-			    rf_buf_len(&f->in));
-			rf_buf_reset(&f->in);
-			return r;
-		}
-		return 0;
+		return front_more(f);
 	case LWS_CALLBACK_RAW_WRITEABLE:
 		return f->dead ? -1 : writeable(f);
 	case LWS_CALLBACK_RAW_CLOSE:

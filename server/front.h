@@ -19,8 +19,14 @@ size_t	rf_front_session_size(void);
  * reason), after what is queued before it has gone out.
  */
 void	rf_front_ws_close(struct lws *, uint16_t code, const char *reason);
-/* A device tunnel has frames to send: they go at the end of the iteration. */
+/*
+ * A device tunnel has frames to send, or a TLS handshake ended with input
+ * read ahead (evloop.h): at the end of the iteration they go out and the
+ * input is read.
+ */
 void	rf_front_want_write(struct lws *);
+/* Reading on (1) or off: a device tunnel's pause (tunnel.c). */
+void	rf_front_rx_flow(struct lws *, int on);
 
 /*
  * A CONNECT tunnel relayed from the worker that accepted it to the worker

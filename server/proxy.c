@@ -290,6 +290,8 @@ proxy_free(struct proxy_conn *pc)
  * request waits for its response with a head's worth of the next request
  * (pipelined) already here.
  */
+static void	want_write(struct proxy_conn *);
+
 static void
 rx_update(struct proxy_conn *pc)
 {
@@ -308,9 +310,13 @@ rx_update(struct proxy_conn *pc)
 		return;
 	pc->rx_off = off;
 	lws_rx_flow_control(pc->wsi, !off);
+	/* What OpenSSL read ahead is read at the end (flush()). */
+	if (!off)
+		want_write(pc);
 }
 
 static int	progress(struct proxy_conn *);
+static int	more(struct proxy_conn *);
 
 /*
  * What the channel's callbacks queued goes out at the end of the
@@ -324,7 +330,7 @@ flush(struct rf_evflush *fl)
 
 	if (pc->wsi == NULL)
 		return;
-	if (progress(pc) != 0 && pc->wsi != NULL) {
+	if ((more(pc) != 0 || progress(pc) != 0) && pc->wsi != NULL) {
 		pc->dead = 1;
 		lws_callback_on_writable(pc->wsi);
 	}
@@ -2106,6 +2112,41 @@ on_rx(struct proxy_conn *pc, const void *in, size_t len)
 	return progress(pc);
 }
 
+/* For rf_evloop_tls_drain: whether lws would read for pc now. */
+static int
+can_read(void *arg)
+{
+	struct proxy_conn *pc = arg;
+
+	return pc->wsi != NULL && !pc->dead && !pc->rx_off;
+}
+
+static int
+rx_more(void *arg, const void *in, size_t len)
+{
+	return on_rx(arg, in, len);
+}
+
+/*
+ * The records OpenSSL read ahead and holds (evloop.h): after each
+ * delivery, and from flush() once reading starts again or the handshake
+ * has ended (rf_proxy_want_read).
+ */
+static int
+more(struct proxy_conn *pc)
+{
+	return rf_evloop_tls_drain(pc->wsi, can_read, rx_more, pc);
+}
+
+void
+rf_proxy_want_read(struct lws *wsi)
+{
+	struct rf_proxy_session	*s = lws_wsi_user(wsi);
+
+	if (s != NULL && s->pc != NULL)
+		want_write(s->pc);
+}
+
 static void
 gone_deadline(lws_sorted_usec_list_t *sul)
 {
@@ -2231,9 +2272,9 @@ rf_proxy_callback(struct lws *wsi, enum lws_callback_reasons reason,
 		}
 		return 0;
 	case LWS_CALLBACK_RAW_RX:
-		if (pc == NULL || pc->dead)
+		if (pc == NULL || pc->dead || on_rx(pc, in, len) != 0)
 			return -1;
-		return on_rx(pc, in, len);
+		return more(pc);
 	case LWS_CALLBACK_RAW_WRITEABLE:
 		if (pc == NULL || pc->dead)
 			return -1;

@@ -26,5 +26,10 @@ size_t	rf_proxy_session_size(void);
  */
 int	rf_proxy_adopted(struct lws *wsi, const char *device, const char *peer,
 	    int tls);
+/*
+ * The TLS handshake ended, maybe with the first request read ahead
+ * (evloop.h): it is read at the end of the iteration.
+ */
+void	rf_proxy_want_read(struct lws *wsi);
 
 #endif

@@ -711,7 +711,7 @@ rf_channel_pause(struct rf_channel *ch, int paused)
 	 * channel's data, so the channels opening meanwhile and the tunnel
 	 * itself get their whole time again once it reads.
 	 */
-	lws_rx_flow_control(t->wsi, paused ? 0 : 1);
+	rf_front_rx_flow(t->wsi, !paused);
 	LIST_FOREACH(och, &t->channels, entry)
 		if (och->state == RF_CH_OPENING) {
 			if (paused)

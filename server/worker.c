@@ -103,7 +103,7 @@ static struct {
 	struct rf_conn_list		 conns;
 	int				 nconns;
 	int				 handshaking;	/* counted in the cap */
-	struct rf_conn			**byfd;		/* handshaking, by fd */
+	struct rf_conn			**byfd;		/* TLS ones, by fd */
 	int				 nbyfd;
 	struct rf_conn			*adopting;
 	int				 accept_paused;
@@ -250,8 +250,6 @@ handshake_over(struct rf_conn *c)
 		return;
 	c->handshaking = 0;
 	W.handshaking--;
-	if (c->fd >= 0 && c->fd < W.nbyfd && W.byfd[c->fd] == c)
-		W.byfd[c->fd] = NULL;
 	/*
 	 * Not from here: this runs inside OpenSSL's callback or lws's
 	 * destruction of a wsi, no place to adopt another one.
@@ -260,9 +258,12 @@ handshake_over(struct rf_conn *c)
 		lws_sul_schedule(W.ctx, 0, &W.sul_held, release_held, 1);
 }
 
-/* Counts c in the cap until its handshake ends (or it dies). */
-static void
-handshake_begin(struct rf_conn *c, int fd)
+/*
+ * A TLS connection by its descriptor, for ssl_info (OpenSSL gives the SSL,
+ * not the wsi).  0, or -1 when the table cannot grow.
+ */
+static int
+byfd_set(struct rf_conn *c, int fd)
 {
 	struct rf_conn **nb;
 	int n;
@@ -272,29 +273,50 @@ handshake_begin(struct rf_conn *c, int fd)
 		while (n <= fd)
 			n *= 2;
 		if ((nb = realloc(W.byfd, (size_t)n * sizeof(*nb))) == NULL)
-			return;		/* not counted: the cap is best effort */
+			return -1;
 		memset(nb + W.nbyfd, 0, (size_t)(n - W.nbyfd) * sizeof(*nb));
 		W.byfd = nb;
 		W.nbyfd = n;
 	}
 	W.byfd[fd] = c;
 	c->fd = fd;
-	c->handshaking = 1;
-	W.handshaking++;
+	return 0;
 }
 
-/* OpenSSL's info callback on our SSL_CTX: a server handshake ended. */
+/* What c's client sent behind its Finished is read at the end. */
+static void
+read_held(struct rf_conn *c)
+{
+	c->read_held = 0;
+	if (c->device[0] != '\0')
+		rf_proxy_want_read(c->wsi);
+	else
+		rf_front_want_write(c->wsi);
+}
+
+/*
+ * OpenSSL's info callback on our SSL_CTX: a server handshake ended.  It
+ * leaves the cap, and what the client sent right behind its Finished may
+ * sit read ahead in OpenSSL's buffer with nothing more to come from the
+ * socket (evloop.h): its owner reads it at the end of the iteration.
+ */
 static void
 ssl_info(const SSL *ssl, int where, int ret)
 {
+	struct rf_conn *c;
 	int fd;
 
 	(void)ret;
 	if (!(where & SSL_CB_HANDSHAKE_DONE))
 		return;
 	fd = SSL_get_fd(ssl);
-	if (fd >= 0 && fd < W.nbyfd && W.byfd[fd] != NULL)
-		handshake_over(W.byfd[fd]);
+	if (fd < 0 || fd >= W.nbyfd || (c = W.byfd[fd]) == NULL)
+		return;
+	handshake_over(c);
+	if (c->wsi == NULL)
+		c->read_held = 1;	/* inside lws's adoption (a hand-off's) */
+	else
+		read_held(c);
 }
 
 /*
@@ -321,10 +343,20 @@ rf_worker_adopt(int fd, uint32_t listener, const char *peer,
 	c->fd = -1;
 	snprintf(c->peer, sizeof(c->peer), "%s", peer);
 	snprintf(c->device, sizeof(c->device), "%s", device);
+	/* Without its entry, the end of its handshake would go unseen. */
+	if (l->tls && byfd_set(c, fd) != 0) {
+		error("out of memory for a connection");
+		close(fd);
+		free(c);
+		return;
+	}
 	LIST_INSERT_HEAD(&W.conns, c, entry);
 	W.nconns++;
-	if (l->tls && device[0] == '\0')
-		handshake_begin(c, fd);
+	/* Counted in the cap until its handshake ends (or it dies). */
+	if (l->tls && device[0] == '\0') {
+		c->handshaking = 1;
+		W.handshaking++;
+	}
 	memset(&ad, 0, sizeof(ad));
 	/*
 	 * Raw sockets with lws doing TLS: our own HTTP/1.1 is spoken above
@@ -342,6 +374,8 @@ rf_worker_adopt(int fd, uint32_t listener, const char *peer,
 		error("cannot adopt a connection on %s", l->address);
 		if (W.adopting != NULL) {
 			handshake_over(c);
+			if (c->fd >= 0 && W.byfd[c->fd] == c)
+				W.byfd[c->fd] = NULL;
 			LIST_REMOVE(c, entry);
 			W.nconns--;
 			free(c);
@@ -353,6 +387,8 @@ rf_worker_adopt(int fd, uint32_t listener, const char *peer,
 	c->wsi = wsi;
 	if (device[0] != '\0')
 		rf_proxy_adopted(wsi, device, peer, l->tls);
+	if (c->read_held)
+		read_held(c);
 	debug2("connection from %s on %s", c->peer, l->address);
 }
 
@@ -477,6 +513,8 @@ rf_worker_conn_gone(struct rf_conn *c)
 	if (c == W.adopting)
 		W.adopting = NULL;
 	handshake_over(c);
+	if (c->fd >= 0 && c->fd < W.nbyfd && W.byfd[c->fd] == c)
+		W.byfd[c->fd] = NULL;
 	LIST_REMOVE(c, entry);
 	W.nconns--;
 	free(c);
@@ -710,6 +748,14 @@ vhost_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 		}
 		rf_tls_pair_free(&pair);
 		SSL_CTX_set_info_callback(W.ssl_ctx, ssl_info);
+		/*
+		 * OpenSSL reads a record's 5-byte header, then its body: two
+		 * read(2) per record, and lws's one SSL_read per wake-up makes
+		 * each further record of a burst another trip round the loop.
+		 * Read ahead, one read(2) takes what the socket has; front.c
+		 * and proxy.c read the records it leaves (evloop.h).
+		 */
+		SSL_CTX_set_read_ahead(W.ssl_ctx, 1);
 		return 0;
 	case LWS_CALLBACK_WSI_DESTROY:
 		if ((c = lws_get_opaque_user_data(wsi)) != NULL) {

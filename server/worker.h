@@ -32,6 +32,7 @@ struct rf_conn {
 	unsigned int		 requests;	/* answered so far */
 	int			 fd;
 	int			 handshaking;	/* counted in the cap */
+	int			 read_held;	/* handshake ended in adoption */
 	char			 peer[64];	/* "addr:port" */
 	char			 device[64];	/* routed to this device, or "" */
 };
