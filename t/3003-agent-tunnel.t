@@ -94,14 +94,8 @@ ok "a 101 without the subprotocol is refused" wait_for 10 \
 ok "and retried" wait_for 10 agent_log_has 'retrying in [0-9.]+ s'
 ok "a new device connects too" wait_for 10 fake_has '^auth dev2@default:x$'
 
-kill -TERM "$APID"
-rc=0
-for ((i = 0; i < 50 * MULT; i++)); do
-	kill -0 "$APID" 2>/dev/null || break
-	sleep 0.1
-done
-wait "$APID" || rc=$?
-is "$rc" 0 "SIGTERM stops the agent with status 0"
+term_wait "$APID"
+is "$?" 0 "SIGTERM stops the agent with status 0"
 ok "and it says so" agent_log_has 'stopping'
 
 done_testing

@@ -405,6 +405,15 @@ _show_logs() {
 
 # stop_reflectord: SIGTERM, then SIGKILL if it is still there after 10 s
 # (times MULT).  Returns reflectord's exit status (137 if it was killed).
+# term_wait PID: SIGTERM to PID, a child of this shell, then up to 5 s for
+# it to exit (SIGKILL after that); returns its exit status.
+term_wait() {
+	local rc=0
+	_kill_wait TERM $((5 * MULT)) "$1" || kill -KILL "$1" 2>/dev/null
+	wait "$1" || rc=$?
+	return "$rc"
+}
+
 stop_reflectord() {
 	local rc=0
 	[ -n "${RF_PID:-}" ] || return 0
