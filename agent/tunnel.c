@@ -780,6 +780,22 @@ tunnel_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 		tunnel_gone(d, wsi, d->reason_set ? d->st.last_error :
 		    "the connection closed");
 		break;
+	case LWS_CALLBACK_WSI_DESTROY:
+		/*
+		 * lws 4.1.6 ends a client whose upgrade is never answered (its
+		 * 5 s timeout) with neither CONNECTION_ERROR nor CLOSED, and
+		 * leaves ci.pwsi pointing at the freed wsi: without this the
+		 * device would stay "connecting" for good, and stopping would
+		 * touch freed memory.
+		 */
+		if (d->wsi == wsi)
+			tunnel_gone(d, wsi, d->reason_set ?
+			    d->st.last_error : "the connection closed");
+		else if (d->wsi == NULL && d->cwsi == wsi)
+			tunnel_gone(d, wsi, d->reason_set ?
+			    d->st.last_error :
+			    "no answer to the upgrade request");
+		break;
 	default:
 		break;
 	}

@@ -18,6 +18,8 @@
 #               2 to port 1 (not allowed) and report the OPEN_FAULT; then a
 #               3-byte unknown opcode frame and report the ERROR
 #   subproto    answer 101 without a subprotocol (the agent must give up)
+#   silent      read each upgrade request and never answer it, holding
+#               the connection open (the agent must give up and retry)
 #   client-echo ANSWER N
 #               a client tunnel (WEBTUNNEL.md §4) for reflector-client, as
 #               a stock reflector serves it, for each connection: print
@@ -103,6 +105,7 @@ def main():
     ls.bind(("127.0.0.1", int(port)))
     ls.listen(8)
     say("listening")
+    held = []
     while True:
         raw, _ = ls.accept()
         try:
@@ -127,6 +130,9 @@ def main():
                     props.append(v)
                 hdrs[k] = v
         say("request", lines[0])
+        if script == "silent":
+            held.append(s)
+            continue
         if script == "client-echo":
             try:
                 run_client(s, hdrs, sys.argv[5], int(sys.argv[6]))
