@@ -268,6 +268,18 @@ report_failure(struct client_conn *c, const struct rf_wsc_failure *f)
 	}
 }
 
+/* The reflector took the connection and never finished the handshake. */
+static void
+handshake_late(struct client_conn *c)
+{
+	const struct client_target *t = &c->cl->t;
+
+	conn_fail(c, "no answer from the reflector at %s:%d to the %s "
+	    "within %d s (connect_timeout)", t->connect_host, t->connect_port,
+	    c->cl->use_connect ? "CONNECT request" : "upgrade request",
+	    c->cl->connect_timeout);
+}
+
 /* A close code and reason from the reflector; 0 if it was a normal end. */
 static int
 report_close(struct client_conn *c, const unsigned char *in, size_t len)
@@ -640,6 +652,19 @@ tunnel_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 		lws_set_opaque_user_data(wsi, NULL);
 		tunnel_gone(c, 0);
 		break;
+	case LWS_CALLBACK_WSI_DESTROY:
+		/*
+		 * lws 4.1.6 ends a client whose upgrade is never answered (its
+		 * timeout) with neither CONNECTION_ERROR nor CLOSED: without
+		 * this the connection would wait for good.
+		 */
+		if (c->ws != wsi)
+			break;
+		lws_set_opaque_user_data(wsi, NULL);
+		if (c->state == CONN_CONNECTING)
+			handshake_late(c);
+		tunnel_gone(c, 0);
+		break;
 	default:
 		break;
 	}
@@ -956,6 +981,8 @@ tunnel_open(struct client_conn *c)
 	 * On a failure lws may already have called CONNECTION_ERROR, which
 	 * detached c; if not, the failure is ours to report.
 	 */
+	c->deadline = lws_now_usecs() + (int64_t)cl->connect_timeout *
+	    LWS_US_PER_SEC;
 	c->in_connect = 1;
 	wsi = lws_client_connect_via_info(&ci);
 	c->in_connect = 0;
@@ -1026,14 +1053,22 @@ tick(lws_sorted_usec_list_t *sul)
 	int r;
 
 	TAILQ_FOREACH(c, &cl->conns, entry) {
-		if (c->state != CONN_OPEN || c->ws == NULL)
+		if (c->ws == NULL)
+			continue;
+		if (c->state == CONN_CONNECTING && now >= c->deadline) {
+			handshake_late(c);
+			lws_set_timeout(c->ws, 1, LWS_TO_KILL_ASYNC);
+			continue;
+		}
+		/* A CONNECT tunnel is a byte stream: no PING, no silence. */
+		if (c->state != CONN_OPEN || cl->use_connect)
 			continue;
 		if ((r = rf_wsc_ka_check(&c->ka, now)) < 0) {
 			conn_fail(c, "no answer from the reflector for %lld s",
 			    (long long)((now - c->ka.last_rx) /
 			    LWS_US_PER_SEC));
 			lws_set_timeout(c->ws, 1, LWS_TO_KILL_ASYNC);
-		} else if (r > 0 && !cl->use_connect) {
+		} else if (r > 0) {
 			c->ping_due = 1;
 			lws_callback_on_writable(c->ws);
 		}
@@ -1079,6 +1114,7 @@ client_start(struct client *cl, const struct client_settings *s)
 
 	TAILQ_INIT(&cl->conns);
 	cl->keepalive = s->keepalive;
+	cl->connect_timeout = s->connect_timeout > 0 ? s->connect_timeout : 20;
 	lws_set_log_level(rf_log_enabled(RF_LOG_DEBUG2) ? LLL_ERR | LLL_WARN |
 	    LLL_NOTICE | LLL_INFO : 0, rf_wsc_lws_log);
 	proxy[0] = '\0';
@@ -1093,8 +1129,7 @@ client_start(struct client *cl, const struct client_settings *s)
 	info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT |
 	    LWS_SERVER_OPTION_EXPLICIT_VHOSTS;
 	info.pt_serv_buf_size = 64 * 1024;
-	info.timeout_secs = (unsigned int)(s->connect_timeout > 0 ?
-	    s->connect_timeout : 20);
+	info.timeout_secs = (unsigned int)cl->connect_timeout;
 	info.gid = -1;
 	info.uid = -1;
 	if ((cl->ctx = lws_create_context(&info)) == NULL) {
@@ -1104,14 +1139,14 @@ client_start(struct client *cl, const struct client_settings *s)
 	cl->vh = rf_wsc_vhost_new(cl->ctx, "reflector", client_protocols,
 	    s->ca_file, proxy);
 	explicit_bzero(proxy, sizeof(proxy));
-	if (cl->vh != NULL && cl->use_connect && cl->t.tls)
-		return connect_tls_setup(cl, s);
 	if (cl->vh == NULL) {
 		client_msg("cannot set up TLS%s%s", s->ca_file != NULL ?
 		    ": check the CA file " : "", s->ca_file != NULL ?
 		    s->ca_file : "");
 		return -1;
 	}
+	if (cl->use_connect && cl->t.tls && connect_tls_setup(cl, s) != 0)
+		return -1;
 	lws_sul_schedule(cl->ctx, 0, &cl->sul_tick, tick, LWS_US_PER_SEC);
 	return 0;
 }

@@ -120,6 +120,7 @@ struct client_conn {
 	struct rf_buf		 tx;		/* framed, not yet taken */
 	struct rf_wsc_q		 to_local;
 	struct rf_wsc_ka	 ka;
+	int64_t			 deadline;	/* for the handshake, µs */
 	lws_sorted_usec_list_t	 sul_out;	/* re-arms lout's POLLOUT */
 	char			 tls_err[128];	/* OpenSSL's verify error */
 	unsigned char		*head;		/* CONNECT: the answer so far */
@@ -154,6 +155,7 @@ struct client {
 	const char		*authorization;
 	int			 use_connect;	/* CONNECT, not a WebSocket */
 	int			 keepalive;
+	int			 connect_timeout; /* s, for each handshake */
 	struct lws_context	*ctx;
 	struct lws_vhost	*vh;
 	SSL_CTX			*connect_tls;	/* CONNECT to https:// */

@@ -8,8 +8,12 @@
 # "ports" in reflector.yml does not grant (403), a device that is offline
 # (503) or unknown (404), wrong credentials and an unknown token (401), a
 # reflector that does not answer, an untrusted certificate, no credentials
-# at all, a client.yml that others may read (refused, as ssh does), and a
-# -L forward that stops at the first refusal of its credentials.  The
+# at all, a client.yml that others may read (refused, as ssh does), a -L
+# forward that stops at the first refusal of its credentials, a reflector
+# that takes the connection and never answers (t/lib/fake-reflector.py
+# silent: connect_timeout ends it, upgrade or CONNECT), and a CONNECT
+# tunnel idle for longer than the keep-alive would allow a client tunnel
+# (it has no PING, so silence is not death).  The
 # stdin/stdout mode (-W) carries each case: it is what ssh's ProxyCommand
 # runs.
 # shellcheck source=t/lib/test-lib.sh
@@ -29,8 +33,8 @@ PASSWORD='correct horse'
 hash=$(printf '%s\n' "$PASSWORD" | "$CTL" hash-password) ||
 	bail "reflectorctl hash-password failed"
 device_secret dev1 || bail "reflectorctl new-device-secret failed"
-HPORT=$(free_port) && NOPORT=$(free_port) && DEAD=$(free_port) ||
-	bail "no free port"
+HPORT=$(free_port) && NOPORT=$(free_port) && DEAD=$(free_port) &&
+    SILENT=$(free_port) || bail "no free port"
 cat >extra.yml <<EOT
 devices:
   - id: dev1
@@ -151,6 +155,29 @@ like "$(cat untrusted.err)" "certificate of localhost:$HTTPS_PORT is not trusted
 run nocafile "${ALICE[@]}" -- -r "$R" -W "dev1:$HPORT"
 isnt "$RC" 0 "the test CA is not in the system's store: non-zero exit ($RC)"
 like "$(cat nocafile.err)" "is not trusted .*give its CA with -c" "  ... and what to do"
+
+# A reflector that takes the connection, reads the request and never
+# answers: the tunnel gives up after connect_timeout, in both protocols.
+spawn python3 "$RF_TOP/t/lib/fake-reflector.py" tls/cert.pem tls/key.pem \
+    "$SILENT" silent
+wait_for 5 grep -q listening "$TRASH/spawn.$((${#_tap_pids[@]} - 1)).log" ||
+	bail "fake-reflector.py did not start"
+printf 'connect_timeout: 2s\n' >short.yml
+chmod 600 short.yml
+for mode in upgrade CONNECT; do
+	[ "$mode" = CONNECT ] && set -- --connect || set --
+	t0=$(date +%s)
+	run "silent$mode" "${ALICE[@]}" -- -F short.yml -c tls/ca.pem \
+	    -r "https://localhost:$SILENT/" "$@" -W "dev1:$HPORT"
+	t1=$(date +%s)
+	is "$RC" 1 "a reflector that never answers the $mode request: exit 1"
+	like "$(cat "silent$mode.err")" \
+	    "no answer from the reflector at localhost:$SILENT to the $mode request within 2 s \\(connect_timeout\\)" \
+	    "  ... saying so, and which setting"
+	ok "  ... after connect_timeout, not the test's timeout ($((t1 - t0)) s)" \
+	    test $((t1 - t0)) -le $((10 * MULT))
+done
+
 unlike "$(cat reflectord.log)" 'client tunnel .* from .* opened.*(devoff|nosuch)' \
     "no refused tunnel was opened"
 
@@ -192,6 +219,22 @@ wait "$FWD"
 RC=$?
 is "$RC" 1 "  ... and the forward stops with exit 1, the credentials being wrong"
 like "$(cat fwd.err)" "refused the credentials \\(401" "  ... saying why"
+
+# --- an idle CONNECT tunnel stays --------------------------------------------------
+# A CONNECT tunnel is a byte stream with no PING to answer: a silence
+# longer than the keep-alive's 2 x 5 s + 10 s is not a dead reflector
+# (the same code serves CONNECT to an http:// reflector).
+printf 'keepalive: 5s\n' >ka.yml
+chmod 600 ka.yml
+# shellcheck disable=SC2059 # the request's escapes, on purpose
+{ sleep 24; printf "$REQUEST"; } | env "${ALICE[@]}" \
+    timeout $((60 * MULT)) setsid -w "$CLIENT" -F ka.yml -c tls/ca.pem \
+    -r "$R" --connect -W "dev1:$HPORT" \
+    >idle.out 2>idle.err
+RC=$?
+is "$RC" 0 "a CONNECT tunnel idle for 24 s with keepalive 5s: exit 0"
+like "$(cat idle.out)" '^hello from dev1' "  ... the request after the silence is answered"
+is "$(cat idle.err)" "" "  ... with nothing on stderr"
 
 # --- the VNC wrapper without a viewer ----------------------------------------------
 run noviewer "${ALICE[@]}" REFLECTOR_VNC_VIEWER=/nonexistent/vncviewer -- \
