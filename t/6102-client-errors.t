@@ -165,7 +165,8 @@ wait_for 5 grep -q listening "$TRASH/spawn.$((${#_tap_pids[@]} - 1)).log" ||
 printf 'connect_timeout: 2s\n' >short.yml
 chmod 600 short.yml
 for mode in upgrade CONNECT; do
-	[ "$mode" = CONNECT ] && set -- --connect || set --
+	set --
+	if [ "$mode" = CONNECT ]; then set -- --connect; fi
 	t0=$(date +%s)
 	run "silent$mode" "${ALICE[@]}" -- -F short.yml -c tls/ca.pem \
 	    -r "https://localhost:$SILENT/" "$@" -W "dev1:$HPORT"
