@@ -96,6 +96,7 @@ struct agent_dev {
 	struct rf_evflush	 flush;		/* writes, end of iteration */
 	int			 dead;		/* a flush failed: close */
 	int			 reason_set;	/* last_error is the reason */
+	int64_t			 connect_start;	/* of cwsi, for handshake_timeout */
 	int			 paused;	/* tunnel reading stopped */
 	unsigned int		 nover;		/* channels over high water */
 	unsigned char		*rx;		/* a message in pieces */

@@ -149,6 +149,8 @@ rf_agent_settings_copy(struct rf_agent_settings *dst,
 	dst->keepalive = src->keepalive > 0 ? src->keepalive : 60;
 	dst->connect_timeout = src->connect_timeout > 0 ?
 	    src->connect_timeout : 10;
+	dst->handshake_timeout = src->handshake_timeout > 0 ?
+	    src->handshake_timeout : 20;
 	if (src->ndevices > 0 && (dst->devices = calloc(src->ndevices,
 	    sizeof(*dst->devices))) == NULL)
 		err = 1;
@@ -650,6 +652,13 @@ rf_agent_new(const struct rf_agent_settings *s, struct rf_agent **out)
 	    LWS_SERVER_OPTION_EXPLICIT_VHOSTS;
 	/* Raw sockets read at most this much per event (PLATFORM-NOTES). */
 	info.pt_serv_buf_size = 64 * 1024;
+	/*
+	 * lws's own timeouts for a client's steps (TCP, proxy, TLS, the
+	 * upgrade's answer) are 5 s unless set, too short for a mobile link;
+	 * handshake_timeout is ours (agent_tunnel_tick), reloadable, and
+	 * lws's stay behind it at the setting's maximum.
+	 */
+	info.timeout_secs = RF_AGENT_HANDSHAKE_MAX;
 	info.gid = -1;
 	info.uid = -1;
 	if ((r = rf_evloop_init(&a->loop, &info)) != 0)

@@ -50,6 +50,9 @@ struct rf_agent_device {
 	size_t			 nprops;
 };
 
+/* The longest handshake_timeout, in seconds. */
+#define RF_AGENT_HANDSHAKE_MAX	300
+
 struct rf_agent_settings {
 	char			*reflector;	/* https://host[:port][/path] */
 	char			*ca_file;	/* NULL: the system's CAs */
@@ -59,6 +62,7 @@ struct rf_agent_settings {
 	int			 reconnect_max;	/* seconds, backoff cap */
 	int			 keepalive;	/* seconds idle before a PING */
 	int			 connect_timeout; /* seconds, 0: 10 */
+	int			 handshake_timeout; /* seconds, 0: 20 */
 	char			*status_hook;	/* program to run, or NULL */
 	struct rf_agent_device	*devices;
 	size_t			 ndevices;

@@ -830,6 +830,7 @@ agent_tunnel_connect(struct agent_dev *d)
 	rf_buf_free(&d->tx);
 	rf_buf_init(&d->tx, AGENT_TX_BUF);
 	d->st.state = RF_AGENT_CONNECTING;
+	d->connect_start = lws_now_usecs();
 	verbose("%s: connecting to %s", d->conf.id, a->s.reflector);
 	/* d->wsi is set only on ESTABLISHED; until then lws owns it. */
 	d->wsi = NULL;
@@ -871,8 +872,17 @@ void
 agent_tunnel_tick(struct agent_dev *d, int64_t now)
 {
 	struct agent_chan *c, *tc;
-	int ka;
+	int hs = d->agent->s.handshake_timeout, ka;
 
+	/* Until ESTABLISHED: TCP, the proxy, TLS and the upgrade's answer. */
+	if (d->wsi == NULL && d->cwsi != NULL && !d->reason_set &&
+	    now - d->connect_start >= (int64_t)hs * LWS_US_PER_SEC) {
+		snprintf(d->st.last_error, sizeof(d->st.last_error),
+		    "no answer from the reflector within %d s "
+		    "(handshake_timeout)", hs);
+		d->reason_set = 1;
+		lws_set_timeout(d->cwsi, 1, LWS_TO_KILL_ASYNC);
+	}
 	if (d->wsi == NULL)
 		return;
 	/* Kept devices see a reloaded keepalive at once. */
