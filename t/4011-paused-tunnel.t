@@ -15,24 +15,9 @@
 need "$RF_BUILD/server/reflectorctl" "$RF_BUILD/t/helpers/device-httpd" \
     python3 curl
 
-make_certs "$TRASH/tls" dev2.localhost >/dev/null 2>&1 ||
-	bail "scripts/mkcert failed"
-PASSWORD='correct horse'
-user_hash "$PASSWORD" || bail "reflectorctl hash-password failed"
-device_secret dev2 || bail "reflectorctl new-device-secret failed"
-cat >extra.yml <<EOT
-devices:
-  - id: dev2
-    secret: "$DEV_HASH"
-users:
-  - name: alice
-    password: "$USER_HASH"
-    devices: [dev2]
-EOT
 # Silence ends the tunnel after 2 * 2 s (the agent's keep-alive) + 5 s.
 LIMITS=$'channel_open_timeout: 2s\ndevice_idle_timeout: 5s' WORKERS=1 \
-    write_config reflector.yml extra.yml || bail "cannot write the config"
-start_reflectord || bail "reflectord did not start"
+    start_device_reflector dev2
 
 mkdir -p www
 head -c 64M /dev/urandom >www/big.bin || bail "cannot make the 64 MB file"

@@ -525,28 +525,34 @@ user_hash() {
 	    hash-password) && [ -n "$USER_HASH" ]
 }
 
-# start_dev1_reflector: the reflector most end-to-end tests start, with
-# 2 workers: certificates for dev1.localhost, the device dev1 and the user
-# alice (password $PASSWORD, "correct horse") who may reach it.  Sets
-# PASSWORD, USER_HASH, DEV_SECRET and DEV_HASH; bails out when it cannot.
-start_dev1_reflector() {
-	make_certs "$TRASH/tls" dev1.localhost >/dev/null 2>&1 ||
+# start_device_reflector DEVICE: the reflector most end-to-end tests
+# start, with ${WORKERS:-2} workers: certificates for DEVICE.localhost, the
+# device DEVICE and the user alice (password $PASSWORD, "correct horse")
+# who may reach it.  Sets PASSWORD, USER_HASH, DEV_SECRET and DEV_HASH;
+# bails out when it cannot.  start_dev1_reflector: the same for dev1.
+start_device_reflector() {
+	local dev=$1
+	make_certs "$TRASH/tls" "$dev.localhost" >/dev/null 2>&1 ||
 		bail "scripts/mkcert failed"
 	PASSWORD='correct horse'
 	user_hash "$PASSWORD" || bail "reflectorctl hash-password failed"
-	device_secret dev1 || bail "reflectorctl new-device-secret failed"
+	device_secret "$dev" || bail "reflectorctl new-device-secret failed"
 	cat >"$TRASH/extra.yml" <<EOT
 devices:
-  - id: dev1
+  - id: $dev
     secret: "$DEV_HASH"
 users:
   - name: alice
     password: "$USER_HASH"
-    devices: [dev1]
+    devices: [$dev]
 EOT
-	WORKERS=2 write_config reflector.yml extra.yml ||
+	WORKERS=${WORKERS:-2} write_config reflector.yml extra.yml ||
 		bail "cannot write the config"
 	start_reflectord || bail "reflectord did not start"
+}
+
+start_dev1_reflector() {
+	start_device_reflector dev1
 }
 
 # ucurl USER:PASSWORD ARGS...: curl as a browser user of reflector.yml,
