@@ -33,6 +33,8 @@
 # extension of reflector-webtunnel(7)), garbled or not; unset, the agent
 # is a stock one.  WT_HTTP_PORT: the httpPort it announces (default 8080).
 # WT_KEEPALIVE: the X-WebTunnel-KeepAlive it announces (default 30).
+# WT_CONFIRM_DELAY: seconds relay waits, reading nothing, before each
+# OPEN_CONFIRM (default 0): a device slow to reach its target.
 import base64
 import os
 import select
@@ -165,6 +167,7 @@ def relay(s, r):
                         s.sendall(ws_frame(0x2, wt(0x81, ch, arg=3)))
                         continue
                     targets[ch] = c
+                    time.sleep(float(os.environ.get("WT_CONFIRM_DELAY", 0)))
                     s.sendall(ws_frame(0x2, wt(0x11, ch)))
                     say("open", ch, port)
                 elif wop == 0x00 and ch in targets:
