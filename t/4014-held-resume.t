@@ -13,6 +13,15 @@
 # more on the socket.  The device must get the whole body, for a POST to
 # its web server (proxy.c) and for the same POST inside a CONNECT tunnel
 # (front.c).
+#
+# A channel also fills once it is open, and empties with nothing coming
+# back to the browser to wake the connection.  The same agent with the
+# extension (WT_EXT) and WT_CREDIT_STALL=2: it grants no credit for 2 s
+# once a channel has used its 64 KiB window, so the channel holds what it
+# is given and says AGAIN at 512 KiB; the CONNECT is answered before the
+# POST goes ("tunnel:"), and the tail's records are cut where the channel
+# fills.  When the grants come and the channel empties below its low mark,
+# reading must start again with what OpenSSL holds (front.c rx_set).
 # shellcheck source=t/lib/test-lib.sh
 . "$(dirname "$0")/lib/test-lib.sh"
 
@@ -26,17 +35,19 @@ start_device_httpd www || bail "device-httpd did not start"
 WT_CONFIRM_DELAY=2 WT_HTTP_PORT=$DPORT spawn python3 \
     "$RF_TOP/t/lib/wt-agent.py" 127.0.0.1 "$HTTPS_PORT" "$TRASH/tls/ca.pem" \
     dev2 default "$DEV_SECRET" relay
+AGENT_PID=$SPAWN_PID
 ok "a plain-protocol agent comes online" \
     wait_for 15 log_has 'device dev2 online .*plain protocol'
 
-# upload NAME TARGET HOST: the POST, $ROUNDS times; the device's answer is
-# the body's checksum and length.
+# upload NAME TARGET HOST [FIRST]: the POST, $ROUNDS times, of FIRST
+# (default 250000) + 12144 bytes; the device's answer is the body's
+# checksum and length.
 upload() {
-	local name=$1 target=$2 host=$3 i sent
+	local name=$1 target=$2 host=$3 first=${4:-250000} i sent
 	for ((i = 1; i <= ROUNDS; i++)); do
 		timeout $((60 * MULT)) python3 "$RF_TOP/t/lib/record-burst.py" \
 		    --upload "$target" "$HTTPS_PORT" "$TRASH/tls/ca.pem" "$host" \
-		    "alice:$PASSWORD" 250000 12144 >"$name.$i.out" 2>&1
+		    "alice:$PASSWORD" "$first" 12144 >"$name.$i.out" 2>&1
 		sent=$(sed -n 's/^sent //p' "$name.$i.out")
 		is "$(sed -n 's/^upload //p' "$name.$i.out")" "200 $sent" \
 		    "$name, upload $i: the device got all ${sent#* } bytes"
@@ -49,5 +60,21 @@ like "$(cat connect.1.out)" '^connect HTTP/1\.1 200 ' \
     "  ... the CONNECT was answered 200"
 got=$(grep -c '^POST /upload ' "$TRASH/device.log" || true)
 is "$got" $((2 * ROUNDS)) "the device served each upload once ($got)"
+
+term_wait "$AGENT_PID" || :	# python3's 143 for SIGTERM
+ok "the plain-protocol agent is gone" \
+    wait_for 15 log_has 'device dev2 offline'
+WT_EXT='1; frame=16384; window=65536' WT_CREDIT_STALL=2 WT_HTTP_PORT=$DPORT \
+    spawn python3 "$RF_TOP/t/lib/wt-agent.py" 127.0.0.1 "$HTTPS_PORT" \
+    "$TRASH/tls/ca.pem" dev2 default "$DEV_SECRET" relay
+ok "the same agent with the extension comes online" \
+    wait_for 15 log_has 'device dev2 online .*extension 1'
+# The stream fills the channel at 64 KiB of credit + 512 KiB held: 589,824
+# bytes, about 6,000 into the tail behind a 90-byte head.
+upload open "tunnel:dev2.localhost:$DPORT" localhost 583700
+like "$(cat open.1.out)" '^connect HTTP/1\.1 200 ' \
+    "  ... the CONNECT was answered 200 before the POST"
+got=$(grep -c '^POST /upload ' "$TRASH/device.log" || true)
+is "$got" $((3 * ROUNDS)) "the device served each upload once ($got)"
 ok "reflectord is still there" kill -0 "$RF_PID"
 done_testing

@@ -21,7 +21,9 @@
 #     FIRST bytes in one write, then, 0.5 s later, the last REST bytes in
 #     64-byte records in a second write.  TARGET "proxy": to device host
 #     HOST; "connect:DEVICE:PORT": inside a CONNECT to DEVICE:PORT on the
-#     portal host HOST, sent at once behind the CONNECT's head.  Prints
+#     portal host HOST, sent at once behind the CONNECT's head;
+#     "tunnel:DEVICE:PORT": the same, sent once the CONNECT is answered.
+#     Prints
 #       sent SHA256 BYTES         what was sent
 #       connect STATUS-LINE       the CONNECT's answer (connect: only)
 #       upload STATUS BODY        the POST's answer within 30 s, its body's
@@ -142,17 +144,26 @@ def upload(target, port, cafile, host, cred, first, rest):
         head = ("CONNECT %s:%s HTTP/1.1\r\nHost: %s:%s\r\n"
                 "Proxy-Authorization: %s\r\n\r\n" %
                 (dev, dport, dev, dport, basic(cred))).encode()
+    deadline = time.monotonic() + 30
+
+    def answered():
+        got = b.response(deadline, body=False)
+        print("connect", got[0] if got else "-", flush=True)
+        return got is not None and " 200 " in got[0] + " "
+    if target.startswith("tunnel:"):
+        b.records(head, 16384)
+        b.push()
+        if not answered():
+            return
+        head = b""
     b.records(head + post.encode() + b"\r\n" + body[:first], 16384)
     b.push()
     time.sleep(0.5)
     b.records(body[first:], 64)
     b.push()
     deadline = time.monotonic() + 30
-    if head:
-        got = b.response(deadline, body=False)
-        print("connect", got[0] if got else "-", flush=True)
-        if got is None or " 200 " not in got[0] + " ":
-            return
+    if head and not answered():
+        return
     got = b.response(deadline)
     if got is None:
         print("upload - -", flush=True)

@@ -27,7 +27,9 @@
 #                 frames of at most 2048 bytes, CLOSE is a half-close.
 #                 Like the stock agent it blocks, and so stops reading the
 #                 whole tunnel, while one target or the tunnel cannot take
-#                 more; prints "open CHANNEL PORT" and "closed CHANNEL"
+#                 more; prints "open CHANNEL PORT" and "closed CHANNEL".
+#                 When the reflector answered WT_EXT, it grants back each
+#                 DATA frame's bytes once they went to the target (CREDIT)
 #
 # WT_EXT in the environment: sent as X-Reflector-WebTunnel-Ext (the
 # extension of reflector-webtunnel(7)), garbled or not; unset, the agent
@@ -35,6 +37,11 @@
 # WT_KEEPALIVE: the X-WebTunnel-KeepAlive it announces (default 30).
 # WT_CONFIRM_DELAY: seconds relay waits, reading nothing, before each
 # OPEN_CONFIRM (default 0): a device slow to reach its target.
+# WT_CREDIT_STALL: with the extension, seconds relay waits, reading
+# nothing, once a channel has used up the window WT_EXT announced without
+# a grant, before it grants it all back (default 0: no wait, and each
+# DATA frame's bytes are granted at once): a target that stops taking
+# bytes for a while, seen from the reflector.
 import base64
 import os
 import select
@@ -140,8 +147,20 @@ def wt(op, channel, payload=b"", arg=None):
     return struct.pack("!BBHH", op, 0, channel, arg) + payload
 
 
-def relay(s, r):
+def ext_window():
+    """The window= that WT_EXT announced, or 0."""
+    for param in os.environ.get("WT_EXT", "").split(";"):
+        k, _, v = param.strip().partition("=")
+        if k == "window" and v.isdigit():
+            return int(v)
+    return 0
+
+
+def relay(s, r, ext):
     targets = {}                        # channel -> socket
+    ungranted = {}                      # channel -> bytes taken, not granted
+    stall = float(os.environ.get("WT_CREDIT_STALL", 0))
+    stalled = set()                     # channels whose stall is over
     while True:
         socks = list(targets.values())
         if r.pending():
@@ -172,6 +191,18 @@ def relay(s, r):
                     say("open", ch, port)
                 elif wop == 0x00 and ch in targets:
                     targets[ch].sendall(p[4:])
+                    if not ext:
+                        continue
+                    n = ungranted.get(ch, 0) + len(p) - 4
+                    if stall > 0 and ch not in stalled:
+                        if n < ext_window():
+                            ungranted[ch] = n
+                            continue
+                        time.sleep(stall)
+                        stalled.add(ch)
+                    ungranted[ch] = 0
+                    s.sendall(ws_frame(0x2, wt(0x21, ch) +
+                                       struct.pack("!I", n)))
                 elif wop == 0x02 and ch in targets:
                     targets[ch].shutdown(socket.SHUT_WR)
                 elif wop == 0x80 and ch in targets:
@@ -237,7 +268,8 @@ def main():
             say("read", r.s.recv(1) == b"" and "eof" or "data")
         elif script == "relay":
             s.settimeout(None)
-            relay(s, r)
+            relay(s, r, any(line.lower().startswith(
+                "x-reflector-webtunnel-ext:") for line in head[1:]))
         elif script == "serve":
             while True:
                 op, p = r.frame()
