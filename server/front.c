@@ -67,6 +67,7 @@
 #include <sys/queue.h>
 #include <sys/socket.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -136,14 +137,21 @@ struct rf_front {
 	int			 ch_opened;
 	int			 ch_full;
 	int			 ch_paused;
+	struct front_cx		*cx;	/* from a CONNECT's head on */
+};
+
+/*
+ * What a CONNECT is for, and its counts: allocated only for one, so that
+ * the connections that are none (device tunnels, above all) do not carry
+ * it.  The end of a relay that faces the client has it; the other end,
+ * on the socketpair, has none.
+ */
+struct front_cx {
+	struct rf_connect_meta	 m;	/* port, device, user, peer */
 	int			 relayed;	/* over a socketpair */
 	uint32_t		 relay_slot;	/* the other worker */
-	unsigned int		 cx_port;
-	char			 cx_device[64];
-	char			 cx_user[72];
-	char			 cx_peer[64];
-	unsigned long long	 cx_up, cx_down;
-	int			 cx_log;	/* log its end */
+	unsigned long long	 up, down;
+	int			 log;		/* log its end */
 };
 
 size_t
@@ -616,6 +624,28 @@ closing(struct rf_front *f)
 	want_write(f);
 }
 
+/* Logs "CONNECT to DEVICE:PORT for "USER" from PEER", then fmt's text. */
+static void	cx_log(const struct rf_front *, enum rf_log_level,
+		    const char *, ...) __attribute__((format(printf, 3, 4)));
+
+static void
+cx_log(const struct rf_front *f, enum rf_log_level level, const char *fmt,
+    ...)
+{
+	const struct rf_connect_meta *m = &f->cx->m;
+	char what[256];
+	va_list ap;
+
+	if (!rf_log_enabled(level))
+		return;
+	va_start(ap, fmt);
+	(void)vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	rf_log(level, __func__, 0, "CONNECT to %s:%u for \"%s\" from %s%s",
+	    m->device[0] != '\0' ? m->device : "?", m->port, m->user, m->peer,
+	    what);
+}
+
 /*
  * A CONNECT refused: a short text answer a tool can show, the reason in
  * X-PTTH-Error as well; logged with who, where and why.
@@ -627,9 +657,7 @@ connect_refuse(struct rf_front *f, int status, const char *why,
 	struct rf_buf b;
 	int r;
 
-	logit("CONNECT to %s:%u for \"%s\" from %s refused: %d %s",
-	    f->cx_device[0] != '\0' ? f->cx_device : "?", f->cx_port,
-	    f->cx_user, f->cx_peer, status, why);
+	cx_log(f, RF_LOG_INFO, " refused: %d %s", status, why);
 	f->status = status;
 	rf_buf_init(&b, 4096);
 	r = rf_buf_putf(&b, "HTTP/1.1 %d %s\r\nContent-Type: text/plain; "
@@ -656,22 +684,20 @@ connect_open(struct rf_front *f)
 	f->state = FRONT_CONNECT;
 	conn_state(f, RF_CONN_TUNNEL);
 	lws_set_timeout(f->wsi, NO_PENDING_TIMEOUT, 0);
-	if ((t = rf_tunnel_find(f->cx_device)) == NULL)
+	if ((t = rf_tunnel_find(f->cx->m.device)) == NULL)
 		return connect_refuse(f, 503, "Device offline: the device has "
 		    "no tunnel to the reflector now", NULL);
-	if (rf_channel_open(t, (uint16_t)f->cx_port, &cx_ops, f,
+	if (rf_channel_open(t, (uint16_t)f->cx->m.port, &cx_ops, f,
 	    &f->ch) != 0) {
 		f->ch = NULL;
 		return connect_refuse(f, 503, "the device's tunnel has no free "
 		    "channel", NULL);
 	}
-	if (f->relayed)
-		logit("CONNECT to %s:%u for \"%s\" from %s, relayed by worker "
-		    "%u: opening", f->cx_device, f->cx_port, f->cx_user,
-		    f->cx_peer, f->relay_slot);
+	if (f->cx->relayed)
+		cx_log(f, RF_LOG_INFO, ", relayed by worker %u: opening",
+		    f->cx->relay_slot);
 	else
-		logit("CONNECT to %s:%u for \"%s\" from %s: opening here",
-		    f->cx_device, f->cx_port, f->cx_user, f->cx_peer);
+		cx_log(f, RF_LOG_INFO, ": opening here");
 	return 0;
 }
 
@@ -682,10 +708,9 @@ cx_opened(void *arg)
 	static const char ok[] = "HTTP/1.1 200 Connection established\r\n\r\n";
 
 	f->ch_opened = 1;
-	f->cx_log = 1;
+	f->cx->log = 1;
 	f->status = 200;
-	verbose("CONNECT to %s:%u for \"%s\" from %s: established",
-	    f->cx_device, f->cx_port, f->cx_user, f->cx_peer);
+	cx_log(f, RF_LOG_VERBOSE, ": established");
 	if (queue_out(f, ok, sizeof(ok) - 1) != 0) {
 		rf_channel_abort(f->ch);
 		f->ch = NULL;
@@ -703,19 +728,19 @@ cx_failed(void *arg, uint16_t err)
 	switch (err) {
 	case RF_WT_ERR_NOT_FORWARDED:
 		snprintf(why, sizeof(why), "port %u not forwarded by the "
-		    "device", f->cx_port);
+		    "device", f->cx->m.port);
 		break;
 	case RF_WT_ERR_CONN_REFUSED:
 		snprintf(why, sizeof(why), "port %u refused the connection on "
-		    "the device", f->cx_port);
+		    "the device", f->cx->m.port);
 		break;
 	case RF_WT_ERR_TIMEOUT:
 		snprintf(why, sizeof(why), "port %u: the device did not answer "
-		    "in time", f->cx_port);
+		    "in time", f->cx->m.port);
 		break;
 	default:
 		snprintf(why, sizeof(why), "port %u: the device could not "
-		    "connect (%s)", f->cx_port, rf_wt_error_name(err));
+		    "connect (%s)", f->cx->m.port, rf_wt_error_name(err));
 		break;
 	}
 	connect_refuse(f, err == RF_WT_ERR_TIMEOUT ? 504 : 502, why, NULL);
@@ -728,7 +753,7 @@ cx_data(void *arg, const void *p, size_t len)
 
 	if (f->state != FRONT_CONNECT)
 		return 0;
-	f->cx_down += len;
+	f->cx->down += len;
 	if (queue_out(f, p, len) != 0) {
 		f->ch = NULL;
 		closing(f);
@@ -767,9 +792,8 @@ cx_closed(void *arg, uint16_t err)
 	if (f->state != FRONT_CONNECT)
 		return;
 	if (err != RF_WT_ERR_NONE)
-		logit("CONNECT to %s:%u for \"%s\" from %s: %s", f->cx_device,
-		    f->cx_port, f->cx_user, f->cx_peer,
-		    rf_tunnel_find(f->cx_device) == NULL ?
+		cx_log(f, RF_LOG_INFO, ": %s",
+		    rf_tunnel_find(f->cx->m.device) == NULL ?
 		    "the device went offline" : rf_wt_error_name(err));
 	closing(f);
 }
@@ -794,10 +818,10 @@ stream_rx(struct rf_front *f, const void *p, size_t len)
 		if (f->relay == NULL)
 			return 0;
 		/* Counted on the client's end: up from it, down to it. */
-		if (f->cx_log)
-			f->cx_up += len;
+		if (f->cx != NULL)
+			f->cx->up += len;
 		else
-			f->relay->cx_down += len;
+			f->relay->cx->down += len;
 		if (queue_out(f->relay, p, len) != 0)
 			return -1;
 		if (f->relay->outq_bytes >= FRONT_RELAY_HIGH)
@@ -806,7 +830,7 @@ stream_rx(struct rf_front *f, const void *p, size_t len)
 	}
 	if (f->ch == NULL)
 		return 0;	/* refused or ended: what comes is dropped */
-	f->cx_up += len;
+	f->cx->up += len;
 	r = rf_channel_write(f->ch, p, len);
 	if (r == RF_ERR_AGAIN) {
 		f->ch_full = 1;
@@ -850,10 +874,9 @@ stream_gone(struct rf_front *f)
 		if (o->state == FRONT_RELAY)
 			closing(o);
 	}
-	if (f->cx_log)
-		logit("CONNECT to %s:%u for \"%s\" from %s closed (%llu bytes "
-		    "up, %llu down)", f->cx_device, f->cx_port, f->cx_user,
-		    f->cx_peer, f->cx_up, f->cx_down);
+	if (f->cx != NULL && f->cx->log)
+		cx_log(f, RF_LOG_INFO, " closed (%llu bytes up, %llu down)",
+		    f->cx->up, f->cx->down);
 }
 
 /*
@@ -875,13 +898,9 @@ connect_relay(struct rf_front *f, uint32_t slot)
 		return connect_refuse(f, 503, "the reflector is out of "
 		    "resources; try again", NULL);
 	}
-	memset(&m, 0, sizeof(m));
+	m = f->cx->m;
 	m.version = RF_CONNECT_VERSION;
 	m.from_slot = (uint32_t)a->slot;
-	m.port = f->cx_port;
-	snprintf(m.device, sizeof(m.device), "%s", f->cx_device);
-	snprintf(m.user, sizeof(m.user), "%s", f->cx_user);
-	snprintf(m.peer, sizeof(m.peer), "%s", f->cx_peer);
 	r = rf_msg_send_once(a->inbox_write[slot], RF_MSG_CONNECT,
 	    (uint32_t)a->slot, 0, sv[1], &m, sizeof(m), 0);
 	close(sv[1]);
@@ -893,22 +912,21 @@ connect_relay(struct rf_front *f, uint32_t slot)
 		    "try again", NULL);
 	}
 	/* From here the owner answers, through the relay. */
-	if ((wsi = rf_worker_adopt_plain(sv[0], f->cx_peer,
-	    f->cx_device)) == NULL || (o = lws_wsi_user(wsi)) == NULL)
+	if ((wsi = rf_worker_adopt_plain(sv[0], f->cx->m.peer,
+	    f->cx->m.device)) == NULL || (o = lws_wsi_user(wsi)) == NULL)
 		return -1;
 	o->state = FRONT_RELAY;
 	head_release(o);
 	o->relay = f;
 	f->relay = o;
-	f->cx_log = 1;		/* the client's end logs, not ours */
-	f->relay_slot = slot;
+	f->cx->log = 1;		/* the client's end logs, not ours */
+	f->cx->relay_slot = slot;
 	f->state = FRONT_RELAY;
 	conn_state(f, RF_CONN_TUNNEL);
 	conn_state(o, RF_CONN_TUNNEL);
 	lws_set_timeout(f->wsi, NO_PENDING_TIMEOUT, 0);
 	lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0);
-	logit("CONNECT to %s:%u for \"%s\" from %s relayed to worker %u",
-	    f->cx_device, f->cx_port, f->cx_user, f->cx_peer, slot);
+	cx_log(f, RF_LOG_INFO, " relayed to worker %u", slot);
 	return 0;
 }
 
@@ -924,10 +942,10 @@ connect_target(struct rf_front *f)
 		return -1;
 	*colon++ = '\0';
 	if (strspn(colon, "0123456789") != strlen(colon) ||
-	    (f->cx_port = rf_conf_port_parse(colon)) == 0)
+	    (f->cx->m.port = rf_conf_port_parse(colon)) == 0)
 		return -1;
-	return rf_host_device(target, rf_worker_conf()->domain, f->cx_device,
-	    sizeof(f->cx_device)) ? 0 : -1;
+	return rf_host_device(target, rf_worker_conf()->domain, f->cx->m.device,
+	    sizeof(f->cx->m.device)) ? 0 : -1;
 }
 
 /* The slot owning device in the routing map, or -1. */
@@ -952,9 +970,15 @@ connect_request(struct rf_front *f)
 	struct rf_device_info info;
 	enum rf_auth_result ar;
 	char authz[1024], why[128];
+	struct rf_connect_meta *m;
 	int slot, i;
 
-	snprintf(f->cx_peer, sizeof(f->cx_peer), "%s", f->conn != NULL ?
+	if (f->cx == NULL && (f->cx = calloc(1, sizeof(*f->cx))) == NULL) {
+		error("out of memory for a CONNECT");
+		return -1;
+	}
+	m = &f->cx->m;
+	snprintf(m->peer, sizeof(m->peer), "%s", f->conn != NULL ?
 	    f->conn->peer : "-");
 	if (connect_target(f) != 0)
 		return connect_refuse(f, 400, "CONNECT goes to "
@@ -962,7 +986,7 @@ connect_request(struct rf_front *f)
 	if (rf_http_request_framing(h) != RF_HTTP_BODY_NONE)
 		return connect_refuse(f, 400, "a CONNECT carries no body",
 		    NULL);
-	if (rf_auth_peer_blocked(f->cx_peer))
+	if (rf_auth_peer_blocked(m->peer))
 		return connect_refuse(f, 429, "too many failed attempts from "
 		    "your address: wait a minute", "Retry-After: 60\r\n");
 	authz[0] = '\0';
@@ -974,33 +998,33 @@ connect_request(struct rf_front *f)
 	    sizeof(authz)) != 0)
 		return connect_refuse(f, 400, "the Proxy-Authorization header "
 		    "is too long", NULL);
-	ar = rf_auth_tool(conf, rf_worker_registry(), authz, f->cx_user,
-	    sizeof(f->cx_user), &u);
+	ar = rf_auth_tool(conf, rf_worker_registry(), authz, m->user,
+	    sizeof(m->user), &u);
 	explicit_bzero(authz, sizeof(authz));
 	if (ar != RF_AUTH_OK) {
 		if (ar == RF_AUTH_DENIED)
-			rf_auth_peer_failed(f->cx_peer, "proxy", f->cx_user);
+			rf_auth_peer_failed(m->peer, "proxy", m->user);
 		return connect_refuse(f, 407, ar == RF_AUTH_DENIED ?
 		    "wrong credentials" : "credentials are needed: Basic, or "
 		    "Bearer with a token", "Proxy-Authenticate: Basic "
 		    "realm=\"reflector\", charset=\"UTF-8\"\r\n");
 	}
-	if (!rf_auth_device_find(conf, rf_worker_registry(), f->cx_device,
+	if (!rf_auth_device_find(conf, rf_worker_registry(), m->device,
 	    &info))
 		return connect_refuse(f, 404, "Unknown device: no device of "
 		    "that name is known to this reflector", NULL);
 	explicit_bzero(&info, sizeof(info));
-	if (!rf_auth_user_may(u, f->cx_device))
+	if (!rf_auth_user_may(u, m->device))
 		return connect_refuse(f, 403, "you may not reach this device",
 		    NULL);
-	if (!rf_auth_port_may(conf, u, f->cx_device, f->cx_port)) {
+	if (!rf_auth_port_may(conf, u, m->device, m->port)) {
 		snprintf(why, sizeof(why), "port %u of this device is not "
-		    "open to you", f->cx_port);
+		    "open to you", m->port);
 		return connect_refuse(f, 403, why, NULL);
 	}
-	if (rf_tunnel_find(f->cx_device) != NULL)
+	if (rf_tunnel_find(m->device) != NULL)
 		return connect_open(f);
-	if ((slot = owner_slot(f->cx_device)) < 0 ||
+	if ((slot = owner_slot(m->device)) < 0 ||
 	    slot == rf_worker_args()->slot)
 		return connect_refuse(f, 503, "Device offline: the device has "
 		    "no tunnel to the reflector now", NULL);
@@ -1029,12 +1053,15 @@ rf_front_connect_adopt(int fd, const void *data, size_t len,
 	if ((wsi = rf_worker_adopt_plain(fd, m.peer, m.device)) == NULL ||
 	    (f = lws_wsi_user(wsi)) == NULL)
 		return;
-	f->relayed = 1;
-	f->relay_slot = m.from_slot;
-	f->cx_port = m.port;
-	snprintf(f->cx_device, sizeof(f->cx_device), "%s", m.device);
-	snprintf(f->cx_user, sizeof(f->cx_user), "%s", m.user);
-	snprintf(f->cx_peer, sizeof(f->cx_peer), "%s", m.peer);
+	if ((f->cx = calloc(1, sizeof(*f->cx))) == NULL) {
+		error("out of memory for a relayed CONNECT");
+		lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK,
+		    LWS_TO_KILL_ASYNC);
+		return;
+	}
+	f->cx->m = m;
+	f->cx->relayed = 1;
+	f->cx->relay_slot = m.from_slot;
 	if (connect_open(f) != 0)
 		lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK,
 		    LWS_TO_KILL_ASYNC);
@@ -1255,8 +1282,11 @@ gone(struct rf_front *f)
 	struct rf_out *o;
 
 	rf_evloop_flush_cancel(rf_worker_loop(), &f->flush);
-	if (f->relay != NULL || f->ch != NULL || f->cx_log)
+	if (f->relay != NULL || f->ch != NULL ||
+	    (f->cx != NULL && f->cx->log))
 		stream_gone(f);
+	free(f->cx);
+	f->cx = NULL;
 	if (f->t != NULL) {
 		rf_tunnel_gone(f->t);
 		f->t = NULL;
