@@ -479,7 +479,7 @@ tunnel_rx(struct agent_dev *d, struct lws *wsi, const void *in, size_t len)
 		error("%s: out of memory", d->conf.id);
 		return -1;
 	}
-	memcpy(d->rx + d->rxlen, in, len);
+	rf_copy(d->rx + d->rxlen, in, len);
 	d->rxlen += len;
 	if (!lws_is_final_fragment(wsi) || lws_remaining_packet_payload(wsi))
 		return 0;

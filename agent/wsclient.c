@@ -37,7 +37,7 @@ rf_wsc_q_put(struct rf_wsc_q *q, const void *data, size_t len)
 		return 0;
 	if ((c = malloc(sizeof(*c) + len)) == NULL)
 		return RF_ERR_NOMEM;
-	memcpy(c->data, data, len);
+	rf_copy(c->data, data, len);
 	c->len = len;
 	c->off = 0;
 	STAILQ_INSERT_TAIL(&q->chunks, c, entry);
@@ -55,7 +55,7 @@ rf_wsc_q_get(struct rf_wsc_q *q, unsigned char *buf, size_t max)
 		n = c->len - c->off;
 		if (n > max - got)
 			n = max - got;
-		memcpy(buf + got, c->data + c->off, n);
+		rf_copy(buf + got, c->data + c->off, n);
 		got += n;
 		c->off += n;
 		if (c->off == c->len) {

@@ -80,12 +80,44 @@ rf_buf_room(const struct rf_buf *b)
 	return b->max_size - rf_buf_len(b);
 }
 
+/* glibc's REP MOVSB threshold on AVX2 machines: pieces this size avoid it. */
+#define RF_COPY_PIECE	2048
+#define RF_COPY_PAGE	4096
+#define RF_COPY_ALIAS	64	/* distances 1..63 modulo a page are slow */
+
+void
+rf_copy(void *dst, const void *src, size_t len)
+{
+	unsigned char		*d = dst;
+	const unsigned char	*s = src;
+	size_t			 dist;
+
+	dist = ((uintptr_t)d - (uintptr_t)s) % RF_COPY_PAGE;
+	/*
+	 * Forward pieces are right for a d at or past s + len, and for any
+	 * d < s, overlapping or not (each piece reads bytes no earlier piece
+	 * wrote); in unsigned arithmetic both are d - s >= len.  A d inside
+	 * (s, s + len) needs memmove's backward copy.
+	 */
+	if (len > RF_COPY_PIECE && dist > 0 && dist < RF_COPY_ALIAS &&
+	    (uintptr_t)d - (uintptr_t)s >= len) {
+		while (len > RF_COPY_PIECE) {
+			memmove(d, s, RF_COPY_PIECE);
+			d += RF_COPY_PIECE;
+			s += RF_COPY_PIECE;
+			len -= RF_COPY_PIECE;
+		}
+	}
+	if (len > 0)
+		memmove(d, s, len);
+}
+
 void
 rf_buf_compact(struct rf_buf *b)
 {
 	if (b->readonly || b->off == 0)
 		return;
-	memmove(b->d, b->d + b->off, b->end - b->off);
+	rf_copy(b->d, b->d + b->off, b->end - b->off);
 	b->end -= b->off;
 	b->off = 0;
 }
@@ -154,7 +186,7 @@ rf_buf_put(struct rf_buf *b, const void *p, size_t len)
 	if ((r = rf_buf_reserve(b, len, &dp)) != 0)
 		return r;
 	if (len > 0)
-		memcpy(dp, p, len);
+		rf_copy(dp, p, len);
 	return 0;
 }
 
@@ -264,7 +296,7 @@ rf_buf_get(struct rf_buf *b, void *v, size_t len)
 	if (len > rf_buf_len(b))
 		return RF_ERR_SHORT;
 	if (v != NULL && len > 0)
-		memcpy(v, b->d + b->off, len);
+		rf_copy(v, b->d + b->off, len);
 	b->off += len;
 	return 0;
 }

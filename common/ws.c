@@ -379,7 +379,7 @@ rf_ws_put_frame(struct rf_buf *out, int fin, uint8_t opcode,
 		return r;
 	memcpy(dp, hdr, hlen);
 	if (len > 0) {
-		memcpy(dp + hlen, payload, len);
+		rf_copy(dp + hlen, payload, len);
 		if (mask != NULL)
 			rf_ws_mask(dp + hlen, len, mask, 0);
 	}

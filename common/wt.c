@@ -194,7 +194,7 @@ rf_wt_encode(struct rf_buf *out, uint8_t op, uint16_t channel,
 		return r;
 	memcpy(dp, hdr, hlen);
 	if (len > 0)
-		memcpy(dp + hlen, payload, len);
+		rf_copy(dp + hlen, payload, len);
 	return 0;
 }
 

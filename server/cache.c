@@ -958,7 +958,7 @@ put_txn(MDB_txn *txn, const struct rf_conf *conf, const unsigned char *key,
 	memcpy(p, head, rec->head_len);
 	p += rec->head_len;
 	if (rec->body_len > 0)
-		memcpy(p, body, rec->body_len);
+		rf_copy(p, body, rec->body_len);
 	if ((rc = stamp_set(txn, key, (time_t)rec->response_time)) != 0)
 		return rc;
 	return meta_put(txn, "total", total + size);

@@ -200,7 +200,7 @@ queue_out(struct rf_front *f, const void *p, size_t len)
 		return RF_ERR_NOMEM;
 	o->len = len;
 	o->off = 0;
-	memcpy(o->data + LWS_PRE, p, len);
+	rf_copy(o->data + LWS_PRE, p, len);
 	STAILQ_INSERT_TAIL(&f->outq, o, entry);
 	f->outq_bytes += len;
 	want_write(f);
@@ -1167,7 +1167,7 @@ ws_send(struct rf_front *f, int opcode, const void *p, size_t len)
 	o->off = 0;
 	memcpy(o->data + LWS_PRE, hdr, hl);
 	if (len > 0)
-		memcpy(o->data + LWS_PRE + hl, p, len);
+		rf_copy(o->data + LWS_PRE + hl, p, len);
 	STAILQ_INSERT_TAIL(&f->outq, o, entry);
 	f->outq_bytes += o->len;
 	want_write(f);

@@ -316,7 +316,7 @@ queue_frame(struct rf_tunnel *t, uint8_t op, uint16_t channel, uint32_t arg,
 	f->len = rf_wt_encode_header(f->buf + RF_FRAME_OFF, op, channel, arg) +
 	    len;
 	if (len > 0)
-		memcpy(f->buf + RF_FRAME_OFF + hl, payload, len);
+		rf_copy(f->buf + RF_FRAME_OFF + hl, payload, len);
 	STAILQ_INSERT_TAIL(&t->outq, f, entry);
 	t->outq_bytes += f->len;
 	rf_front_want_write(t->wsi);
@@ -490,7 +490,7 @@ next_run(struct rf_tunnel *t, const unsigned char **run, size_t *nframes)
 	    f = STAILQ_NEXT(f, entry), (*nframes)++) {
 		len += rf_ws_frame_header(tunnel_batch + len, 1, RF_WS_BINARY,
 		    f->len, NULL);
-		memcpy(tunnel_batch + len, f->buf + RF_FRAME_OFF, f->len);
+		rf_copy(tunnel_batch + len, f->buf + RF_FRAME_OFF, f->len);
 		len += f->len;
 	}
 	*run = tunnel_batch;

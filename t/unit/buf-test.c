@@ -403,6 +403,47 @@ test_sub(void)
 	    "sub_u16 half a prefix");
 }
 
+/*
+ * rf_copy against memmove over one array: the distances it copies in
+ * pieces (1..63 modulo 4 KiB, either way, overlapping or not), the ones
+ * next to them, and lengths round the 2 KiB piece.
+ */
+static void
+test_copy(void)
+{
+	static const long dists[] = {
+		-8191, -4159, -4096, -4095, -4063, -4033, -4032, -64, -63,
+		-1, 1, 2, 31, 63, 64, 4095, 4096, 4097, 4127, 4159, 8193,
+	};
+	static const size_t lens[] = {
+		0, 1, 2047, 2048, 2049, 4097, 5000, 16384, 16385,
+	};
+	enum { SIZE = 64 * 1024, AT = 24 * 1024 };
+	unsigned char *got, *want;
+	size_t i, j, k, bad = 0, n = 0;
+
+	got = malloc(SIZE);
+	want = malloc(SIZE);
+	if (got == NULL || want == NULL)
+		abort();
+	for (i = 0; i < sizeof(dists) / sizeof(dists[0]); i++)
+		for (j = 0; j < sizeof(lens) / sizeof(lens[0]); j++) {
+			for (k = 0; k < SIZE; k++)
+				got[k] = want[k] = (unsigned char)(k * 7 + k / 251);
+			memmove(want + AT + dists[i], want + AT, lens[j]);
+			rf_copy(got + AT + dists[i], got + AT, lens[j]);
+			n++;
+			if (memcmp(got, want, SIZE) != 0) {
+				diag("rf_copy: distance %ld, %zu bytes",
+				    dists[i], lens[j]);
+				bad++;
+			}
+		}
+	ok(bad == 0, "rf_copy is memmove at %zu distances and lengths", n);
+	free(got);
+	free(want);
+}
+
 static void
 test_strerror(void)
 {
@@ -427,6 +468,7 @@ main(void)
 	test_varint_reject();
 	test_cstring();
 	test_sub();
+	test_copy();
 	test_strerror();
 	return done_testing();
 }
