@@ -251,9 +251,12 @@ sed -i '/^  groups: \[plant\]$/d' reflector.yml
 # more_lines N ERE: the log has more than N lines matching ERE.
 more_lines() { test "$(grep -Ec -- "$2" "$TRASH/reflectord.log")" -gt "$1"; }
 online=$(grep -c 'device dev1 online' "$TRASH/reflectord.log")
+online3=$(grep -c 'device dev3 online' "$TRASH/reflectord.log")
 start_reflectord || bail "reflectord did not start with the cache off"
 ok "started with every cache off" \
     wait_for 30 more_lines "$online" 'device dev1 online'
+# hits asks dev3: without it a 503 page, not a count.
+wait_for 30 more_lines "$online3" 'device dev3 online' || bail "dev3 is not online"
 ok "  ... it made no cache.mdb" test ! -e "$TRASH/run/cache.mdb"
 before=$(hits /style.css)
 head=$(get dev1 /style.css)
