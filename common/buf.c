@@ -469,6 +469,18 @@ rf_buf_get_varint_le(struct rf_buf *b, uint64_t *v)
 }
 
 int
+rf_buf_hexval(uint8_t c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+int
 rf_buf_get_sub(struct rf_buf *b, size_t len, struct rf_buf *sub)
 {
 	rf_buf_from(sub, NULL, 0);

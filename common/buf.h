@@ -82,6 +82,8 @@ int	rf_buf_find_u8(const struct rf_buf *, size_t from, uint8_t c,
 	    size_t *at);
 int	rf_buf_equal(const struct rf_buf *, const void *s, size_t len,
 	    int fold);
+/* The value of one hex digit (either case), or -1 for any other byte. */
+int	rf_buf_hexval(uint8_t c);
 /*
  * Consumes len bytes and makes *sub a read-only view of them (a length-
  * delimited field: a TLS extension, a frame payload).

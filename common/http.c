@@ -22,18 +22,6 @@ http_is_digit(uint8_t c)
 	return c >= '0' && c <= '9';
 }
 
-static int
-http_hexval(uint8_t c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* RFC 9110 5.6.2 tchar. */
 static int
 http_is_tchar(uint8_t c)
@@ -645,8 +633,8 @@ http_unescape(struct rf_buf *src, size_t len, char *out, size_t outlen)
 		if (c == '%') {
 			if (len < 2 || rf_buf_get_u8(src, &x) != 0 ||
 			    rf_buf_get_u8(src, &y) != 0 ||
-			    (hi = http_hexval(x)) < 0 ||
-			    (lo = http_hexval(y)) < 0)
+			    (hi = rf_buf_hexval(x)) < 0 ||
+			    (lo = rf_buf_hexval(y)) < 0)
 				return RF_ERR_PROTO;
 			len -= 2;
 			c = (uint8_t)(hi << 4 | lo);
@@ -980,7 +968,7 @@ http_ch_size_byte(struct rf_http_chunked *c, uint8_t b)
 		return http_ch_fail(c, RF_ERR_LIMIT, "chunk-size line too long");
 	switch (c->state) {
 	case RF_HTTP_CH_SIZE:
-		if ((v = http_hexval(b)) >= 0) {
+		if ((v = rf_buf_hexval(b)) >= 0) {
 			if (c->left >= HTTP_SIZE_LIMIT >> 4)
 				return http_ch_fail(c, RF_ERR_LIMIT,
 				    "chunk size too large");

@@ -13,7 +13,6 @@
  * browser that asks (authorize mints a token only for a logged-in user and
  * hands it to the device host of the user's choosing, never elsewhere).
  */
-#include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -359,13 +358,9 @@ form_decode(char *s)
 		if (*s == '+')
 			*o++ = ' ';
 		else if (*s == '%') {
-			if (!isxdigit((unsigned char)s[1]) ||
-			    !isxdigit((unsigned char)s[2]))
+			if ((hi = rf_buf_hexval((uint8_t)s[1])) < 0 ||
+			    (lo = rf_buf_hexval((uint8_t)s[2])) < 0)
 				return -1;
-			hi = isdigit((unsigned char)s[1]) ? s[1] - '0' :
-			    tolower((unsigned char)s[1]) - 'a' + 10;
-			lo = isdigit((unsigned char)s[2]) ? s[2] - '0' :
-			    tolower((unsigned char)s[2]) - 'a' + 10;
 			if ((*o++ = (char)(hi << 4 | lo)) == '\0')
 				return -1;
 			s += 2;

@@ -153,6 +153,24 @@ test_find_equal(void)
 }
 
 static void
+test_hexval(void)
+{
+	const char	*digits = "0123456789abcdefABCDEF";
+	int		 c, bad = 0, i;
+
+	for (i = 0; digits[i] != '\0'; i++)
+		if (rf_buf_hexval((uint8_t)digits[i]) != (i < 16 ? i : i - 6))
+			bad++;
+	ok(bad == 0, "hexval of every hex digit, both cases");
+	bad = 0;
+	for (c = 0; c < 256; c++)
+		if (memchr(digits, c, 22) == NULL &&
+		    rf_buf_hexval((uint8_t)c) != -1)
+			bad++;
+	ok(bad == 0, "hexval -1 for the other 234 bytes, NUL too");
+}
+
+static void
 test_view_readonly(void)
 {
 	unsigned char	 mem[4] = { 1, 2, 3, 4 };
@@ -461,6 +479,7 @@ main(void)
 	test_int_getters();
 	test_get_peek();
 	test_find_equal();
+	test_hexval();
 	test_view_readonly();
 	test_max_size();
 	test_growth();
