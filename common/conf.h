@@ -72,6 +72,7 @@ struct rf_conf {
 	char			*tls_certificate;
 	char			*tls_key;
 	int			 tls_min_version; /* 12 or 13 */
+	int			 tls_own_records; /* tlsrec.h takes tunnels */
 	int			 workers;	/* resolved: never 0 */
 	int			 workers_auto;	/* "auto" was given */
 	char			*user;		/* NULL: do not switch */

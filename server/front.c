@@ -92,6 +92,7 @@
 #include "peek.h"
 #include "reflectord.h"
 #include "route.h"
+#include "tlsrec.h"
 #include "tunnel.h"
 #include "worker.h"
 #include "ws.h"
@@ -130,6 +131,9 @@ struct rf_front {
 	size_t			 outq_bytes;	/* bytes in outq */
 	int			 rx_off;	/* lws reads no more */
 	int			 dead;		/* a flush failed: close */
+	/* A tunnel whose TLS records are ours (tlsrec.h), or NULL. */
+	struct rf_tlsrec	*rec;
+	int			 rec_never;	/* OpenSSL keeps this one */
 
 	/* CONNECT and RELAY. */
 	struct rf_front		*relay;	/* RELAY: the other end */
@@ -162,6 +166,8 @@ rf_front_session_size(void)
 
 static int	writeable(struct rf_front *);
 static int	front_more(struct rf_front *);
+static int	rec_due(const struct rf_front *);
+static void	rec_take(struct rf_front *);
 
 /* What an iteration queued goes out at its end (evloop.h). */
 static void
@@ -173,7 +179,10 @@ flush(struct rf_evflush *fl)
 	if (front_more(f) != 0 || writeable(f) != 0) {
 		f->dead = 1;
 		lws_callback_on_writable(f->wsi);
+		return;
 	}
+	if (rec_due(f))
+		rec_take(f);
 }
 
 static void
@@ -1223,6 +1232,205 @@ read_frames(struct rf_front *f)
 	return 0;
 }
 
+/* ---------------------------------------------------- own TLS records -- */
+
+/*
+ * A device tunnel on TLS 1.3 leaves OpenSSL once it is online and quiet,
+ * and its records are read and written here by common/tlsrec.c (which
+ * says why: about 12 KB of OpenSSL state per idle device).
+ *
+ * When.  At the end of an iteration (flush), the only place a connection
+ * can be closed and replaced synchronously: the tunnel online, nothing
+ * queued (ours, the tunnel's, lws's), reading on, the worker not
+ * draining, tls.own_records on.  OpenSSL must hold nothing either, which
+ * rf_tlsrec_take checks; one that cannot be taken at all (TLS 1.2,
+ * another cipher) is marked and never tried again.
+ *
+ * How.  The SSL's socket BIO is swapped for a memory BIO, and lws closes
+ * the wsi: a raw socket gets no SSL_shutdown and no shutdown(2) from lws,
+ * and the descriptor it would close is now the memory BIO's (none), so
+ * the SSL is freed and the socket is untouched.  The same descriptor is
+ * adopted at once as a plain raw socket, and the connection's state
+ * (this struct but its lws links, the tunnel's wsi) moves to the new wsi
+ * before anything else runs: nothing sees a gap.  libev keeps the
+ * descriptor's epoll registration across the two watchers, as it does
+ * whenever a watcher on a live descriptor stops and another starts.
+ *
+ * Writing.  front_send seals at most FRONT_SEAL_MAX at a time into
+ * rec->out, several records for one write(2), and writes what the socket
+ * takes; the rest goes first next time, and nothing new is taken until it
+ * has gone (the rule OpenSSL follows, evloop.h).  A KeyUpdate the agent
+ * asks for waits there the same way.  A closing tunnel sends close_notify
+ * after its last frame, which OpenSSL never did for a raw socket.
+ */
+#define FRONT_SEAL_MAX		(64 * 1024)
+
+static int	front_rx(struct rf_front *, const void *, size_t);
+
+/* Writes what rec->out holds that the socket takes: 0, or -1. */
+static int
+rec_flush(struct rf_front *f)
+{
+	struct rf_buf *out = &f->rec->out;
+	long n;
+
+	if (rf_buf_len(out) == 0)
+		return 0;
+	if ((n = rf_evloop_write(f->wsi, rf_buf_ptr(out), rf_buf_len(out))) < 0)
+		return -1;
+	rf_buf_consume(out, (size_t)n);
+	if (rf_buf_len(out) == 0)
+		rf_buf_free(out);
+	else
+		lws_callback_on_writable(f->wsi);
+	return 0;
+}
+
+/* As rf_evloop_write: the bytes taken, 0 for none, -1 when it failed. */
+static long
+front_send(struct rf_front *f, const void *p, size_t len)
+{
+	size_t take;
+
+	if (f->rec == NULL)
+		return rf_evloop_write(f->wsi, p, len);
+	if (rec_flush(f) != 0)
+		return -1;
+	if (rf_buf_len(&f->rec->out) > 0 || len == 0)
+		return 0;
+	take = len < FRONT_SEAL_MAX ? len : FRONT_SEAL_MAX;
+	if (rf_tlsrec_seal(f->rec, p, take) != 0 || rec_flush(f) != 0)
+		return -1;
+	return (long)take;
+}
+
+long
+rf_front_send(struct lws *wsi, const void *p, size_t len)
+{
+	struct rf_front *f = lws_wsi_user(wsi);
+
+	return f != NULL ? front_send(f, p, len) : -1;
+}
+
+/* rf_tlsrec_open's delivery: 1 tells rec_open that front_rx said why. */
+static int
+rec_rx(void *arg, const void *p, size_t len)
+{
+	return front_rx(arg, p, len) != 0 ? 1 : 0;
+}
+
+/* Ciphertext from the socket of a tunnel whose records are ours. */
+static int
+rec_open(struct rf_front *f, const void *in, size_t len)
+{
+	const char *peer = f->conn != NULL ? f->conn->peer : "-";
+	int r;
+
+	if ((r = rf_tlsrec_open(f->rec, in, len, rec_rx, f)) == 0) {
+		if (rf_buf_len(&f->rec->out) > 0)
+			want_write(f);
+		return 0;
+	}
+	if (r == RF_ERR_EOF)
+		verbose("%s: device tunnel: close_notify from the agent", peer);
+	else if (r < 0)
+		logit("%s: device tunnel: %s; closing it", peer,
+		    f->rec->why != NULL ? f->rec->why : rf_strerror(r));
+	return -1;
+}
+
+static int
+rec_due(const struct rf_front *f)
+{
+	struct rf_worker_info wi;
+
+	if (f->state != FRONT_TUNNEL || f->t == NULL || f->rec != NULL ||
+	    f->rec_never || f->dead || f->rx_off ||
+	    !rf_worker_conf()->tls_own_records ||
+	    lws_get_ssl(f->wsi) == NULL || !STAILQ_EMPTY(&f->outq) ||
+	    !rf_tunnel_quiet(f->t) || lws_partial_buffered(f->wsi))
+		return 0;
+	rf_worker_info(&wi);
+	return !wi.draining;
+}
+
+/* Moves f's tunnel to our record layer (above); f is gone afterwards. */
+static void
+rec_take(struct rf_front *f)
+{
+	struct rf_front saved, *nf;
+	struct rf_tlsrec *rec;
+	struct rf_conn *conn;
+	struct lws *wsi = f->wsi, *nwsi;
+	char peer[sizeof(f->conn->peer)];
+	SSL *ssl = lws_get_ssl(wsi);
+	BIO *mem;
+	int fd = lws_get_socket_fd(wsi), r;
+
+	snprintf(peer, sizeof(peer), "%s", f->conn != NULL ? f->conn->peer :
+	    "-");
+	if ((rec = calloc(1, sizeof(*rec))) == NULL)
+		return;			/* next time */
+	if ((r = rf_tlsrec_take(rec, ssl)) != 0) {
+		if (r != RF_ERR_AGAIN) {
+			f->rec_never = 1;
+			debug("%s: device tunnel: TLS stays with OpenSSL: %s",
+			    peer, rec->why != NULL ? rec->why : rf_strerror(r));
+		}
+		rf_tlsrec_free(rec);
+		free(rec);
+		return;
+	}
+	if ((mem = BIO_new(BIO_s_mem())) == NULL) {
+		rf_tlsrec_free(rec);
+		free(rec);
+		return;
+	}
+	SSL_set_bio(ssl, mem, mem);
+	/* What gone() would free goes with saved to the new wsi. */
+	rf_evloop_flush_cancel(rf_worker_loop(), &f->flush);
+	saved = *f;
+	memset(&f->in, 0, sizeof(f->in));
+	memset(&f->wsasm, 0, sizeof(f->wsasm));
+	f->head = NULL;
+	f->t = NULL;
+	f->state = FRONT_CLOSING;
+	lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_SYNC);
+	/* wsi, f and its rf_conn are gone; fd is open and nobody's. */
+	if ((nwsi = rf_worker_adopt_plain(fd, peer, "")) == NULL ||
+	    (nf = lws_wsi_user(nwsi)) == NULL) {
+		error("%s: device %s: its tunnel cannot go on without OpenSSL; "
+		    "closed", peer, rf_tunnel_device(saved.t));
+		/* rf_worker_adopt_plain closed fd if it failed. */
+		if (nwsi != NULL)
+			lws_set_timeout(nwsi, PENDING_TIMEOUT_USER_OK,
+			    LWS_TO_KILL_SYNC);
+		rf_tunnel_gone(saved.t);
+		rf_buf_free(&saved.in);
+		rf_ws_asm_free(&saved.wsasm);
+		free(saved.head);
+		rf_tlsrec_free(rec);
+		free(rec);
+		return;
+	}
+	head_release(nf);
+	rf_buf_free(&nf->in);
+	conn = nf->conn;
+	*nf = saved;
+	nf->wsi = nwsi;
+	nf->conn = conn;
+	STAILQ_INIT(&nf->outq);
+	nf->outq_bytes = 0;
+	memset(&nf->flush, 0, sizeof(nf->flush));
+	nf->rec = rec;
+	if (conn != NULL)
+		conn->tls = 1;
+	conn_state(nf, RF_CONN_TUNNEL);
+	rf_tunnel_moved(nf->t, nwsi);
+	debug("%s: device %s: TLS records are ours now, OpenSSL's state freed",
+	    peer, rf_tunnel_device(nf->t));
+}
+
 /* --------------------------------------------------------------- lws -- */
 
 static int
@@ -1231,8 +1439,14 @@ writeable(struct rf_front *f)
 	struct rf_out *o;
 	long n;
 
+	if (f->rec != NULL) {
+		if (rec_flush(f) != 0)
+			return -1;
+		if (rf_buf_len(&f->rec->out) > 0)
+			return 0;	/* rec_flush asked for WRITEABLE */
+	}
 	while ((o = STAILQ_FIRST(&f->outq)) != NULL) {
-		if ((n = rf_evloop_write(f->wsi, o->data + LWS_PRE + o->off,
+		if ((n = front_send(f, o->data + LWS_PRE + o->off,
 		    o->len - o->off)) < 0)
 			return -1;
 		o->off += (size_t)n;
@@ -1251,6 +1465,13 @@ writeable(struct rf_front *f)
 		if (lws_partial_buffered(f->wsi)) {
 			lws_callback_on_writable(f->wsi);
 			return 0;
+		}
+		if (f->rec != NULL && !f->rec->done && !f->rec->closed) {
+			if (rf_tlsrec_close_notify(f->rec) != 0 ||
+			    rec_flush(f) != 0)
+				return -1;
+			if (rf_buf_len(&f->rec->out) > 0)
+				return 0;
 		}
 		return -1;
 	}
@@ -1299,6 +1520,11 @@ gone(struct rf_front *f)
 	head_release(f);
 	if (f->state == FRONT_TUNNEL || f->wsasm.max_size != 0)
 		rf_ws_asm_free(&f->wsasm);
+	if (f->rec != NULL) {
+		rf_tlsrec_free(f->rec);
+		free(f->rec);
+		f->rec = NULL;
+	}
 }
 
 /* Input from the connection, as lws or rf_evloop_tls_more gave it. */
@@ -1369,7 +1595,8 @@ rf_front_callback(struct lws *wsi, enum lws_callback_reasons reason,
 	case LWS_CALLBACK_RAW_ADOPT:
 		return adopted(wsi, f);
 	case LWS_CALLBACK_RAW_RX:
-		if (f->dead || front_rx(f, in, len) != 0)
+		if (f->dead || (f->rec != NULL ? rec_open(f, in, len) :
+		    front_rx(f, in, len)) != 0)
 			return -1;
 		return front_more(f);
 	case LWS_CALLBACK_RAW_WRITEABLE:

@@ -27,6 +27,11 @@ void	rf_front_ws_close(struct lws *, uint16_t code, const char *reason);
 void	rf_front_want_write(struct lws *);
 /* Reading on (1) or off: a device tunnel's pause (tunnel.c). */
 void	rf_front_rx_flow(struct lws *, int on);
+/*
+ * Writes for a device tunnel through its TLS, OpenSSL's or ours (front.c),
+ * with rf_evloop_write's rules and result.
+ */
+long	rf_front_send(struct lws *, const void *, size_t);
 
 /*
  * A CONNECT tunnel relayed from the worker that accepted it to the worker

@@ -507,7 +507,7 @@ rf_tunnel_write(struct rf_tunnel *t)
 
 	for (;;) {
 		if (rf_buf_len(&t->tx) > 0) {
-			if ((n = rf_evloop_write(t->wsi, rf_buf_ptr(&t->tx),
+			if ((n = rf_front_send(t->wsi, rf_buf_ptr(&t->tx),
 			    rf_buf_len(&t->tx))) < 0)
 				return -1;
 			rf_buf_consume(&t->tx, (size_t)n);
@@ -518,7 +518,7 @@ rf_tunnel_write(struct rf_tunnel *t)
 		if (STAILQ_EMPTY(&t->outq))
 			return 0;
 		len = next_run(t, &run, &nframes);
-		if ((n = rf_evloop_write(t->wsi, run, len)) < 0)
+		if ((n = rf_front_send(t->wsi, run, len)) < 0)
 			return -1;
 		/* Kept before the frames go: frame_sent may queue more. */
 		if ((size_t)n < len &&
@@ -528,6 +528,27 @@ rf_tunnel_write(struct rf_tunnel *t)
 	}
 	lws_callback_on_writable(t->wsi);
 	return 0;
+}
+
+int
+rf_tunnel_quiet(const struct rf_tunnel *t)
+{
+	return rf_buf_len(&t->tx) == 0 && STAILQ_EMPTY(&t->outq);
+}
+
+static void	idle_timer(struct rf_tunnel *);
+
+void
+rf_tunnel_moved(struct rf_tunnel *t, struct lws *wsi)
+{
+	t->wsi = wsi;
+	idle_timer(t);
+}
+
+const char *
+rf_tunnel_device(const struct rf_tunnel *t)
+{
+	return t->device;
 }
 
 /* ---------------------------------------------------------- channels -- */

@@ -101,6 +101,14 @@ void	rf_tunnel_online(struct rf_tunnel *);
 int	rf_tunnel_message(struct rf_tunnel *, const void *p, size_t len);
 int	rf_tunnel_write(struct rf_tunnel *);
 void	rf_tunnel_gone(struct rf_tunnel *);
+/* Nothing of the tunnel's waits to be written. */
+int	rf_tunnel_quiet(const struct rf_tunnel *);
+/*
+ * The connection goes on on another wsi, the same socket (front.c's own
+ * TLS records): the tunnel writes there and its idle timer runs there.
+ */
+void	rf_tunnel_moved(struct rf_tunnel *, struct lws *wsi);
+const char *rf_tunnel_device(const struct rf_tunnel *);
 /* Another worker now holds device: close our older tunnel of it. */
 void	rf_tunnel_device_taken(const char *device, uint32_t by_slot);
 /* Devices online in this worker. */

@@ -72,6 +72,7 @@
 #include "reflectord.h"
 #include "route.h"
 #include "tls.h"
+#include "tlsrec.h"
 #include "front.h"
 #include "proxy.h"
 #include "tunnel.h"
@@ -420,7 +421,7 @@ rf_worker_adopt_plain(int fd, const char *peer, const char *device)
 	W.adopting = c;
 	wsi = lws_adopt_descriptor_vhost_via_info(&ad);
 	if (wsi == NULL) {
-		error("cannot adopt a relayed connection of %s", peer);
+		error("cannot adopt a connection of %s", peer);
 		if (W.adopting != NULL) {
 			LIST_REMOVE(c, entry);
 			W.nconns--;
@@ -748,6 +749,11 @@ vhost_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 		}
 		rf_tls_pair_free(&pair);
 		SSL_CTX_set_info_callback(W.ssl_ctx, ssl_info);
+		/* Secrets and record counts, for front.c's own records. */
+		if (rf_tlsrec_ctx_init(W.ssl_ctx) != 0) {
+			error("cannot follow TLS for tls.own_records");
+			return 1;
+		}
 		/*
 		 * OpenSSL reads a record's 5-byte header, then its body: two
 		 * read(2) per record, and lws's one SSL_read per wake-up makes

@@ -70,10 +70,10 @@ int	rf_worker_handshake_room(void);
 void	rf_worker_adopt(int fd, uint32_t listener, const char *peer,
 	    const char *device);
 /*
- * Adopts a socket whose bytes are plaintext already, one end of a CONNECT
- * relay's socketpair (front.c), into "rf-front" as a raw socket without
- * TLS, with an rf_conn of its own.  Takes fd in every case; the wsi (its
- * RAW_ADOPT has run), or NULL.
+ * Adopts a socket into "rf-front" as a raw socket without TLS from lws,
+ * with an rf_conn of its own: one end of a CONNECT relay's socketpair, or
+ * a device tunnel whose TLS records front.c now does itself.  Takes fd in
+ * every case; the wsi (its RAW_ADOPT has run), or NULL.
  */
 struct lws *rf_worker_adopt_plain(int fd, const char *peer,
 	    const char *device);

@@ -21,7 +21,8 @@
 #                 (used to hold a device online);
 #                 prints "data CHANNEL LENGTH" for each DATA received,
 #                 "close CHANNEL" for a CLOSE (answered with CLOSE) and
-#                 "error CHANNEL CODE" for an ERROR
+#                 "error CHANNEL CODE" for an ERROR; at the end "tls
+#                 close_notify" or "tls eof without close_notify"
 #   relay         a plain-protocol agent that works: each OPEN_REQUEST
 #                 connects to 127.0.0.1:port, bytes go both ways in DATA
 #                 frames of at most 2048 bytes, CLOSE is a half-close.
@@ -35,6 +36,7 @@
 # extension of reflector-webtunnel(7)), garbled or not; unset, the agent
 # is a stock one.  WT_HTTP_PORT: the httpPort it announces (default 8080).
 # WT_KEEPALIVE: the X-WebTunnel-KeepAlive it announces (default 30).
+# WT_TLS_MAX=1.2: the agent speaks TLS 1.2 at most.
 # WT_CONFIRM_DELAY: seconds relay waits, reading nothing, before each
 # OPEN_CONFIRM (default 0): a device slow to reach its target.
 # WT_CREDIT_STALL: with the extension, seconds relay waits, reading
@@ -58,8 +60,12 @@ def say(*words):
 
 def connect(host, port, cafile):
     ctx = ssl.create_default_context(cafile=cafile)
+    if os.environ.get("WT_TLS_MAX") == "1.2":
+        ctx.maximum_version = ssl.TLSVersion.TLSv1_2
     raw = socket.create_connection((host, port), timeout=10)
-    return ctx.wrap_socket(raw, server_hostname="localhost")
+    # A ragged EOF raises SSLEOFError: serve tells it from close_notify.
+    return ctx.wrap_socket(raw, server_hostname="localhost",
+                           suppress_ragged_eofs=False)
 
 
 def upgrade(s, ident, group, secret, props):
@@ -77,7 +83,10 @@ def upgrade(s, ident, group, secret, props):
     s.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
     head = b""
     while b"\r\n\r\n" not in head:
-        chunk = s.recv(4096)
+        try:
+            chunk = s.recv(4096)
+        except ssl.SSLEOFError:
+            chunk = b""
         if not chunk:
             break
         head += chunk
@@ -271,25 +280,36 @@ def main():
             relay(s, r, any(line.lower().startswith(
                 "x-reflector-webtunnel-ext:") for line in head[1:]))
         elif script == "serve":
-            while True:
-                op, p = r.frame()
-                if op != 0x2:
-                    continue
-                wop, _, ch = struct.unpack("!BBH", p[:4])
-                if wop == 0x01:
-                    s.sendall(ws_frame(0x2, wt(0x11, ch)))
-                    say("open", ch, struct.unpack("!H", p[4:6])[0])
-                elif wop == 0x00:
-                    say("data", ch, len(p) - 4)
-                elif wop == 0x02:
-                    say("close", ch)
-                    s.sendall(ws_frame(0x2, wt(0x02, ch)))
-                elif wop == 0x80:
-                    say("error", ch, struct.unpack("!H", p[4:6])[0])
+            serve(s, r)
     except (EOFError, ConnectionError, ssl.SSLError):
         say("read", "eof")
     except socket.timeout:
         say("read", "timeout")
+
+
+def serve(s, r):
+    try:
+        while True:
+            op, p = r.frame()
+            if op != 0x2:
+                continue
+            wop, _, ch = struct.unpack("!BBH", p[:4])
+            if wop == 0x01:
+                s.sendall(ws_frame(0x2, wt(0x11, ch)))
+                say("open", ch, struct.unpack("!H", p[4:6])[0])
+            elif wop == 0x00:
+                say("data", ch, len(p) - 4)
+            elif wop == 0x02:
+                say("close", ch)
+                s.sendall(ws_frame(0x2, wt(0x02, ch)))
+            elif wop == 0x80:
+                say("error", ch, struct.unpack("!H", p[4:6])[0])
+    except ssl.SSLEOFError:
+        say("tls", "eof without close_notify")
+        raise
+    except EOFError:
+        say("tls", "close_notify")
+        raise
 
 
 main()
