@@ -922,9 +922,36 @@ test_inner(void)
 	static const unsigned char	 odd[] = { 1, 99 };
 	static const unsigned char	 empty[] = { 23 };
 	static const unsigned char	 ku_ok[] = { 24, 0, 0, 1, 0, 22, 0, 0 };
+	/* Inner plaintexts, each sealed into one record. */
+	static const struct {
+		const unsigned char	*inner;
+		size_t			 len;
+		int			 want;
+		const char		*what, *why;
+	} cases[] = {
+#define C(a)	a, sizeof(a)
+		{ C(cn_fatal), RF_ERR_EOF, "close_notify at level fatal", NULL },
+		{ C(hs_fail), RF_ERR_PROTO, "handshake_failure alert",
+		  "handshake_failure" },
+		{ C(alert3), RF_ERR_PROTO, "a 3-byte alert", NULL },
+		{ C(ku_split), RF_ERR_PROTO, "KeyUpdate without its body",
+		  NULL },
+		{ C(ku_head), RF_ERR_PROTO, "half a handshake header", NULL },
+		{ C(ku_two), RF_ERR_PROTO, "two KeyUpdates in one record",
+		  NULL },
+		{ C(ku_bad), RF_ERR_PROTO, "request_update 2", NULL },
+		{ C(ku_long), RF_ERR_PROTO, "KeyUpdate of length 2", NULL },
+		{ C(nst), RF_ERR_PROTO, "NewSessionTicket from the client",
+		  NULL },
+		{ C(ccs), RF_ERR_PROTO, "inner change_cipher_spec", NULL },
+		{ C(odd), RF_ERR_PROTO, "inner type 99", NULL },
+		{ C(ku_ok), 0, "a padded KeyUpdate is fine", NULL },
+#undef C
+	};
 	unsigned char			*big;
 	struct sink			 s;
 	const char			*why;
+	size_t				 i;
 
 	is_int(crafted(empty, sizeof(empty), &s, &why), 0,
 	    "empty application data: 0");
@@ -957,44 +984,14 @@ test_inner(void)
 	is_int(crafted(pad_only, sizeof(pad_only), &s, &why), RF_ERR_PROTO,
 	    "padding only: RF_ERR_PROTO");
 	rf_buf_free(&s.b);
-	is_int(crafted(cn_fatal, sizeof(cn_fatal), &s, &why), RF_ERR_EOF,
-	    "close_notify at level fatal: RF_ERR_EOF");
-	rf_buf_free(&s.b);
-	is_int(crafted(hs_fail, sizeof(hs_fail), &s, &why), RF_ERR_PROTO,
-	    "handshake_failure alert: RF_ERR_PROTO");
-	ok(why != NULL && strstr(why, "handshake_failure") != NULL,
-	    "why names the alert: %s", why ? why : "NULL");
-	rf_buf_free(&s.b);
-	is_int(crafted(alert3, sizeof(alert3), &s, &why), RF_ERR_PROTO,
-	    "a 3-byte alert: RF_ERR_PROTO");
-	rf_buf_free(&s.b);
-	is_int(crafted(ku_split, sizeof(ku_split), &s, &why), RF_ERR_PROTO,
-	    "KeyUpdate without its body: RF_ERR_PROTO");
-	rf_buf_free(&s.b);
-	is_int(crafted(ku_head, sizeof(ku_head), &s, &why), RF_ERR_PROTO,
-	    "half a handshake header: RF_ERR_PROTO");
-	rf_buf_free(&s.b);
-	is_int(crafted(ku_two, sizeof(ku_two), &s, &why), RF_ERR_PROTO,
-	    "two KeyUpdates in one record: RF_ERR_PROTO");
-	rf_buf_free(&s.b);
-	is_int(crafted(ku_bad, sizeof(ku_bad), &s, &why), RF_ERR_PROTO,
-	    "request_update 2: RF_ERR_PROTO");
-	rf_buf_free(&s.b);
-	is_int(crafted(ku_long, sizeof(ku_long), &s, &why), RF_ERR_PROTO,
-	    "KeyUpdate of length 2: RF_ERR_PROTO");
-	rf_buf_free(&s.b);
-	is_int(crafted(nst, sizeof(nst), &s, &why), RF_ERR_PROTO,
-	    "NewSessionTicket from the client: RF_ERR_PROTO");
-	rf_buf_free(&s.b);
-	is_int(crafted(ccs, sizeof(ccs), &s, &why), RF_ERR_PROTO,
-	    "inner change_cipher_spec: RF_ERR_PROTO");
-	rf_buf_free(&s.b);
-	is_int(crafted(odd, sizeof(odd), &s, &why), RF_ERR_PROTO,
-	    "inner type 99: RF_ERR_PROTO");
-	rf_buf_free(&s.b);
-	is_int(crafted(ku_ok, sizeof(ku_ok), &s, &why), 0,
-	    "a padded KeyUpdate is fine");
-	rf_buf_free(&s.b);
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		is_int(crafted(cases[i].inner, cases[i].len, &s, &why),
+		    cases[i].want, cases[i].what);
+		if (cases[i].why != NULL)
+			ok(why != NULL && strstr(why, cases[i].why) != NULL,
+			    "why names it: %s", why ? why : "NULL");
+		rf_buf_free(&s.b);
+	}
 }
 
 /* Sequence numbers at their end, r->out's limit, rx stopping. */
