@@ -174,8 +174,9 @@ static const struct rf_yconf_key conf_keys[] = {
 	  .desc = "oldest TLS version accepted: 1.2 or 1.3" },
 	{ .path = "tls.own_records", .type = RF_YC_BOOL, .flags = RF_YC_RELOAD,
 	  .def = "true", .off = C(tls_own_records),
-	  .desc = "established TLS 1.3 device tunnels leave OpenSSL for "
-	  "reflectord's own record layer, about 12 KB less each" },
+	  .desc = "established device tunnels on TLS 1.3 (or TLS 1.2 with "
+	  "an AEAD) leave OpenSSL for reflectord's own record layer, "
+	  "about 12 KB less each" },
 	{ .path = "workers", .type = RF_YC_INT, .def = "auto",
 	  .min = 1, .max = 256, .off = C(workers),
 	  .what = "a number or 'auto'", .word = "auto",

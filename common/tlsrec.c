@@ -3,7 +3,9 @@
  * The TLS 1.3 record layer of a connection taken over from OpenSSL (see
  * tlsrec.h): the capture callbacks, the key schedule's last steps (§7.1-
  * §7.3), record protection (§5.2-§5.4) and the few post-handshake
- * messages a server must understand (§4.6.3, §6).  Every byte from the
+ * messages a server must understand (§4.6.3, §6); and the same for TLS
+ * 1.2 with an AEAD (RFC 5246 §6.2.3.3 and §6.3, RFC 5288 §3, RFC 7905
+ * §2), where "RFC 5246" marks what differs.  Every byte from the
  * peer, the record header before decryption and the inner plaintext
  * after it, is read through struct rf_buf getters.
  */
@@ -11,9 +13,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <openssl/kdf.h>
 #include <openssl/ssl.h>
 
 #include "buf.h"
@@ -24,8 +28,12 @@
 #define TLS_TAG_LEN		16
 #define TLS_IV_LEN		12
 #define TLS_CIPHERTEXT_MAX	(RF_TLSREC_PLAIN_MAX + 256)	/* §5.2 */
-/* What a record adds to its content: header, inner content type, tag. */
-#define TLS_OVERHEAD		(TLS_HEADER_LEN + 1 + TLS_TAG_LEN)
+/* RFC 5246 §6.2.3: a TLS 1.2 record's fragment may be 2048 bytes larger. */
+#define TLS12_CIPHERTEXT_MAX	(RF_TLSREC_PLAIN_MAX + 2048)
+/* RFC 5288 §3: GCM's explicit nonce, after a 4-byte salt from the keys. */
+#define TLS12_EXPLICIT_LEN	8
+#define TLS12_AAD_LEN		13	/* seq, type, version, length */
+#define TLS12_MASTER_LEN	48
 
 /* Content types (§5.1), handshake types (§4) and alerts (§6). */
 #define TLS_CT_CCS		20
@@ -46,15 +54,21 @@ struct tlsrec_suite_info {
 	size_t		  key_len;
 	const EVP_CIPHER *(*cipher)(void);
 	const EVP_MD	 *(*md)(void);
+	int		  nid;		/* the AEAD, for TLS 1.2 suites */
+	const char	 *md_name;	/* the PRF's hash, for TLS 1.2 */
+	size_t		  iv12_len;	/* TLS 1.2 fixed IV: salt or whole */
 };
 
 static const struct tlsrec_suite_info tlsrec_suites[] = {
 	[RF_TLSREC_AES_128_GCM_SHA256] =
-	    { 0x1301, 16, EVP_aes_128_gcm, EVP_sha256 },
+	    { 0x1301, 16, EVP_aes_128_gcm, EVP_sha256, NID_aes_128_gcm,
+	      "SHA256", 4 },
 	[RF_TLSREC_AES_256_GCM_SHA384] =
-	    { 0x1302, 32, EVP_aes_256_gcm, EVP_sha384 },
+	    { 0x1302, 32, EVP_aes_256_gcm, EVP_sha384, NID_aes_256_gcm,
+	      "SHA384", 4 },
 	[RF_TLSREC_CHACHA20_POLY1305_SHA256] =
-	    { 0x1303, 32, EVP_chacha20_poly1305, EVP_sha256 },
+	    { 0x1303, 32, EVP_chacha20_poly1305, EVP_sha256,
+	      NID_chacha20_poly1305, "SHA256", TLS_IV_LEN },
 };
 #define TLSREC_NSUITES	(sizeof(tlsrec_suites) / sizeof(tlsrec_suites[0]))
 
@@ -65,8 +79,10 @@ static const struct tlsrec_suite_info tlsrec_suites[] = {
 struct tlsrec_capture {
 	unsigned char	 secret[2][RF_TLSREC_SECRET_MAX];
 	size_t		 secret_len[2];
-	uint64_t	 count[2];	/* records since that side's Finished */
+	/* Records since that side's Finished (1.3) or CCS (RFC 5246). */
+	uint64_t	 count[2];
 	int		 finished[2];
+	int		 ccs[2];	/* RFC 5246: ChangeCipherSpec seen */
 	int		 reading;	/* a header read, its record not yet */
 	const char	*broken;	/* why the capture cannot be used */
 };
@@ -85,7 +101,7 @@ static uint64_t		 tlsrec_aead_gen[2];
 static uint64_t		 tlsrec_gen;
 
 /* Decrypted records land here; the callback sees them before the next. */
-static unsigned char	 tlsrec_plain[TLS_CIPHERTEXT_MAX];
+static unsigned char	 tlsrec_plain[TLS12_CIPHERTEXT_MAX];
 
 static const struct tlsrec_suite_info *
 tlsrec_suite_info(enum rf_tlsrec_suite suite)
@@ -185,14 +201,43 @@ tlsrec_aead_forget(uint64_t gen)
 	}
 }
 
+/* RFC 5246: a GCM record carries the nonce's last 8 bytes (RFC 5288). */
+static int
+tlsrec_explicit(const struct rf_tlsrec *r, const struct tlsrec_suite_info *si)
+{
+	return r->tls12 && si->iv12_len != TLS_IV_LEN;
+}
+
+/* What a record adds to its content: header, [nonce,] [inner type,] tag. */
+static size_t
+tlsrec_overhead(const struct rf_tlsrec *r, const struct tlsrec_suite_info *si)
+{
+	if (!r->tls12)
+		return TLS_HEADER_LEN + 1 + TLS_TAG_LEN;
+	return TLS_HEADER_LEN + TLS_TAG_LEN +
+	    (tlsrec_explicit(r, si) ? TLS12_EXPLICIT_LEN : 0);
+}
+
+static void
+tlsrec_put_u64(unsigned char *p, uint64_t v)
+{
+	int	 i;
+
+	for (i = 0; i < 8; i++)
+		p[i] = (unsigned char)(v >> (56 - 8 * i));
+}
+
 /*
  * The shared context for direction dir, keyed for d and given the nonce
  * of d's next record: the IV XOR the sequence number, left-padded to 12
- * bytes (§5.3).  The caller has checked that seq is not exhausted.
+ * bytes (§5.3; RFC 7905 §2 for TLS 1.2's ChaCha20), or for TLS 1.2's GCM
+ * the 4-byte salt and the record's explicit nonce (RFC 5288 §3).  The
+ * caller has checked that seq is not exhausted.
  */
 static int
-tlsrec_aead_ctx(int dir, const struct tlsrec_suite_info *si,
-    const struct rf_tlsrec_dir *d, EVP_CIPHER_CTX **ctxp)
+tlsrec_aead_ctx(const struct rf_tlsrec *r, int dir,
+    const struct tlsrec_suite_info *si, const struct rf_tlsrec_dir *d,
+    const unsigned char *explicit, EVP_CIPHER_CTX **ctxp)
 {
 	unsigned char	 nonce[TLS_IV_LEN];
 	EVP_CIPHER_CTX	*ctx;
@@ -203,9 +248,16 @@ tlsrec_aead_ctx(int dir, const struct tlsrec_suite_info *si,
 	    (tlsrec_aead[dir] = EVP_CIPHER_CTX_new()) == NULL)
 		return RF_ERR_NOMEM;
 	ctx = tlsrec_aead[dir];
-	memcpy(nonce, d->iv, TLS_IV_LEN);
-	for (i = 0; i < 8; i++)
-		nonce[TLS_IV_LEN - 1 - i] ^= (unsigned char)(d->seq >> (8 * i));
+	if (tlsrec_explicit(r, si)) {
+		memcpy(nonce, d->iv, TLS_IV_LEN - TLS12_EXPLICIT_LEN);
+		memcpy(nonce + TLS_IV_LEN - TLS12_EXPLICIT_LEN, explicit,
+		    TLS12_EXPLICIT_LEN);
+	} else {
+		memcpy(nonce, d->iv, TLS_IV_LEN);
+		for (i = 0; i < 8; i++)
+			nonce[TLS_IV_LEN - 1 - i] ^=
+			    (unsigned char)(d->seq >> (8 * i));
+	}
 	if (tlsrec_aead_gen[dir] == d->gen) {
 		if (EVP_CipherInit_ex(ctx, NULL, NULL, NULL, nonce, enc) == 1) {
 			*ctxp = ctx;
@@ -222,35 +274,64 @@ tlsrec_aead_ctx(int dir, const struct tlsrec_suite_info *si,
 }
 
 /*
- * Seals one record of len bytes of content and its inner type into dp,
- * which has len + TLS_OVERHEAD bytes; the header is the AAD (§5.2).
+ * RFC 5246 §6.2.3.3: the additional data of a TLS 1.2 record, its
+ * sequence number, type, version and plaintext length.
+ */
+static void
+tlsrec_aad12(unsigned char aad[TLS12_AAD_LEN], uint64_t seq, uint8_t type,
+    size_t len)
+{
+	tlsrec_put_u64(aad, seq);
+	aad[8] = type;
+	aad[9] = 0x03;
+	aad[10] = 0x03;
+	aad[11] = (unsigned char)(len >> 8);
+	aad[12] = (unsigned char)len;
+}
+
+/*
+ * Seals one record of len bytes of content of the given type into dp,
+ * which has len + tlsrec_overhead() bytes.  TLS 1.3: application_data
+ * outside, the type inside, the header as the AAD (§5.2).  RFC 5246: the
+ * type outside, [explicit nonce,] and the AAD of tlsrec_aad12.
  */
 static int
-tlsrec_seal_one(const struct tlsrec_suite_info *si, struct rf_tlsrec_dir *d,
+tlsrec_seal_one(struct rf_tlsrec *r, const struct tlsrec_suite_info *si,
     uint8_t type, const unsigned char *p, size_t len, unsigned char *dp)
 {
-	EVP_CIPHER_CTX	*ctx;
-	size_t		 ctlen = len + 1 + TLS_TAG_LEN;
-	int		 n, r;
+	struct rf_tlsrec_dir	*d = &r->wr;
+	EVP_CIPHER_CTX		*ctx;
+	unsigned char		 aad[TLS12_AAD_LEN], *body;
+	size_t			 flen = tlsrec_overhead(r, si) + len -
+				    TLS_HEADER_LEN;
+	int			 n, rv, inner = !r->tls12;
 
 	if (d->seq == UINT64_MAX)
 		return RF_ERR_LIMIT;
-	if ((r = tlsrec_aead_ctx(DIR_WRITE, si, d, &ctx)) != 0)
-		return r;
-	dp[0] = TLS_CT_APPDATA;
-	dp[1] = 0x03;		/* legacy_record_version 0x0303 */
+	body = dp + TLS_HEADER_LEN;
+	if (tlsrec_explicit(r, si)) {
+		tlsrec_put_u64(body, d->seq);
+		body += TLS12_EXPLICIT_LEN;
+	}
+	if ((rv = tlsrec_aead_ctx(r, DIR_WRITE, si, d, dp + TLS_HEADER_LEN,
+	    &ctx)) != 0)
+		return rv;
+	dp[0] = r->tls12 ? type : TLS_CT_APPDATA;
+	dp[1] = 0x03;		/* (legacy_)record_version 0x0303 */
 	dp[2] = 0x03;
-	dp[3] = (unsigned char)(ctlen >> 8);
-	dp[4] = (unsigned char)ctlen;
-	if (EVP_EncryptUpdate(ctx, NULL, &n, dp, TLS_HEADER_LEN) != 1 ||
-	    (len > 0 && (EVP_EncryptUpdate(ctx, dp + TLS_HEADER_LEN, &n, p,
-	    (int)len) != 1 || (size_t)n != len)) ||
-	    EVP_EncryptUpdate(ctx, dp + TLS_HEADER_LEN + len, &n, &type,
-	    1) != 1 || n != 1 ||
-	    EVP_EncryptFinal_ex(ctx, dp + TLS_HEADER_LEN + len + 1, &n) != 1 ||
-	    n != 0 ||
+	dp[3] = (unsigned char)(flen >> 8);
+	dp[4] = (unsigned char)flen;
+	if (r->tls12)
+		tlsrec_aad12(aad, d->seq, type, len);
+	if (EVP_EncryptUpdate(ctx, NULL, &n, r->tls12 ? aad : dp,
+	    r->tls12 ? TLS12_AAD_LEN : TLS_HEADER_LEN) != 1 ||
+	    (len > 0 && (EVP_EncryptUpdate(ctx, body, &n, p, (int)len) != 1 ||
+	    (size_t)n != len)) ||
+	    (inner && (EVP_EncryptUpdate(ctx, body + len, &n, &type, 1) != 1 ||
+	    n != 1)) ||
+	    EVP_EncryptFinal_ex(ctx, body + len + inner, &n) != 1 || n != 0 ||
 	    EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_GET_TAG, TLS_TAG_LEN,
-	    dp + TLS_HEADER_LEN + len + 1) != 1) {
+	    body + len + inner) != 1) {
 		tlsrec_aead_gen[DIR_WRITE] = 0;
 		return RF_ERR_TLS;
 	}
@@ -264,14 +345,16 @@ tlsrec_put(struct rf_tlsrec *r, uint8_t type, const void *p, size_t len)
 {
 	const struct tlsrec_suite_info	*si;
 	unsigned char			*dp;
+	size_t				 total;
 	int				 rv;
 
 	if ((si = tlsrec_suite_info(r->suite)) == NULL)
 		return RF_ERR_INVAL;
-	if ((rv = rf_buf_reserve(&r->out, len + TLS_OVERHEAD, &dp)) != 0)
+	total = len + tlsrec_overhead(r, si);
+	if ((rv = rf_buf_reserve(&r->out, total, &dp)) != 0)
 		return rv;
-	if ((rv = tlsrec_seal_one(si, &r->wr, type, p, len, dp)) != 0)
-		rf_buf_unput(&r->out, len + TLS_OVERHEAD);
+	if ((rv = tlsrec_seal_one(r, si, type, p, len, dp)) != 0)
+		rf_buf_unput(&r->out, total);
 	return rv;
 }
 
@@ -409,9 +492,36 @@ tlsrec_handshake(struct rf_tlsrec *r, struct rf_buf *m)
 	return tlsrec_key_update(r, requested);
 }
 
+/* A record's content of the given type, decrypted and unpadded. */
+static int
+tlsrec_content(struct rf_tlsrec *r, uint8_t type, struct rf_buf *content,
+    rf_tlsrec_rx_fn *rx, void *arg)
+{
+	if (rf_buf_len(content) > RF_TLSREC_PLAIN_MAX)
+		return tlsrec_fail(r, RF_ERR_PROTO,
+		    "record content over 2^14 bytes (record_overflow)");
+	switch (type) {
+	case TLS_CT_APPDATA:
+		if (rf_buf_len(content) == 0)
+			return 0;
+		return rx(arg, rf_buf_ptr(content), rf_buf_len(content));
+	case TLS_CT_ALERT:
+		return tlsrec_alert(r, content);
+	case TLS_CT_HANDSHAKE:
+		if (r->tls12)
+			return tlsrec_fail(r, RF_ERR_PROTO,
+			    "handshake message after the handshake "
+			    "(a renegotiation)");
+		return tlsrec_handshake(r, content);
+	default:
+		return tlsrec_fail(r, RF_ERR_PROTO,
+		    "record of an unexpected inner type (unexpected_message)");
+	}
+}
+
 /*
- * The plaintext of a record, plen bytes of tlsrec_plain (§5.4): the
- * content type is its last non-zero byte, the zeros after it padding.
+ * The plaintext of a TLS 1.3 record, plen bytes of tlsrec_plain (§5.4):
+ * the content type is its last non-zero byte, the zeros after it padding.
  */
 static int
 tlsrec_inner(struct rf_tlsrec *r, size_t plen, rf_tlsrec_rx_fn *rx,
@@ -429,22 +539,7 @@ tlsrec_inner(struct rf_tlsrec *r, size_t plen, rf_tlsrec_rx_fn *rx,
 		    "record with no content type (unexpected_message)");
 	if (rf_buf_get_sub(&pb, plen - 1, &content) != 0)
 		return tlsrec_fail(r, RF_ERR_INVAL, "inner plaintext");
-	if (rf_buf_len(&content) > RF_TLSREC_PLAIN_MAX)
-		return tlsrec_fail(r, RF_ERR_PROTO,
-		    "record content over 2^14 bytes (record_overflow)");
-	switch (type) {
-	case TLS_CT_APPDATA:
-		if (rf_buf_len(&content) == 0)
-			return 0;
-		return rx(arg, rf_buf_ptr(&content), rf_buf_len(&content));
-	case TLS_CT_ALERT:
-		return tlsrec_alert(r, &content);
-	case TLS_CT_HANDSHAKE:
-		return tlsrec_handshake(r, &content);
-	default:
-		return tlsrec_fail(r, RF_ERR_PROTO,
-		    "record of an unexpected inner type (unexpected_message)");
-	}
+	return tlsrec_content(r, type, &content, rx, arg);
 }
 
 /*
@@ -455,25 +550,36 @@ tlsrec_inner(struct rf_tlsrec *r, size_t plen, rf_tlsrec_rx_fn *rx,
 static int
 tlsrec_header(struct rf_tlsrec *r, const struct rf_buf *b, size_t *reclen)
 {
-	uint16_t	 len;
-	uint8_t		 type;
+	const struct tlsrec_suite_info	*si;
+	uint16_t			 len;
+	uint8_t				 type;
 
 	*reclen = 0;
+	if ((si = tlsrec_suite_info(r->suite)) == NULL)
+		return tlsrec_fail(r, RF_ERR_INVAL, "no cipher suite");
 	if (rf_buf_peek_u8(b, 0, &type) != 0)
 		return RF_ERR_SHORT;
 	if (type == TLS_CT_CCS)
 		return tlsrec_fail(r, RF_ERR_PROTO,
 		    "change_cipher_spec after the handshake");
-	if (type != TLS_CT_APPDATA)
+	if (type != TLS_CT_APPDATA && (!r->tls12 ||
+	    (type != TLS_CT_ALERT && type != TLS_CT_HANDSHAKE)))
 		return tlsrec_fail(r, RF_ERR_PROTO,
-		    "record not application_data (unexpected_message)");
-	/* legacy_record_version, bytes 1-2, is ignored (§5.1). */
+		    "record of an unknown type (unexpected_message)");
+	/*
+	 * legacy_record_version, bytes 1-2, is ignored (§5.1); RFC 5246
+	 * §6.2.1 wants the version agreed on, as OpenSSL does.
+	 */
+	if (r->tls12 && rf_buf_peek_u16(b, 1, &len) == 0 && len != 0x0303)
+		return tlsrec_fail(r, RF_ERR_PROTO,
+		    "record version not TLS 1.2 (protocol_version)");
 	if (rf_buf_peek_u16(b, 3, &len) != 0)
 		return RF_ERR_SHORT;
-	if (len > TLS_CIPHERTEXT_MAX)
-		return tlsrec_fail(r, RF_ERR_PROTO,
+	if (len > (r->tls12 ? TLS12_CIPHERTEXT_MAX : TLS_CIPHERTEXT_MAX))
+		return tlsrec_fail(r, RF_ERR_PROTO, r->tls12 ?
+		    "record over 2^14 + 2048 bytes (record_overflow)" :
 		    "record over 2^14 + 256 bytes (record_overflow)");
-	if (len < 1 + TLS_TAG_LEN)
+	if (len < tlsrec_overhead(r, si) - TLS_HEADER_LEN)
 		return tlsrec_fail(r, RF_ERR_PROTO,
 		    "record too short to be protected (decode_error)");
 	*reclen = TLS_HEADER_LEN + len;
@@ -487,15 +593,19 @@ tlsrec_record(struct rf_tlsrec *r, struct rf_buf *rec, rf_tlsrec_rx_fn *rx,
 {
 	const struct tlsrec_suite_info	*si;
 	unsigned char			 hdr[TLS_HEADER_LEN], tag[TLS_TAG_LEN];
-	struct rf_buf			 body;
+	unsigned char			 explicit[TLS12_EXPLICIT_LEN];
+	unsigned char			 aad[TLS12_AAD_LEN];
+	struct rf_buf			 body, content;
 	EVP_CIPHER_CTX			*ctx;
-	size_t				 ctlen;
+	size_t				 ctlen, x;
 	int				 n, rv;
 
 	if ((si = tlsrec_suite_info(r->suite)) == NULL)
 		return tlsrec_fail(r, RF_ERR_INVAL, "no cipher suite");
+	x = tlsrec_explicit(r, si) ? TLS12_EXPLICIT_LEN : 0;
 	if (rf_buf_get(rec, hdr, sizeof(hdr)) != 0 ||
-	    rf_buf_len(rec) < 1 + TLS_TAG_LEN)
+	    rf_buf_len(rec) < tlsrec_overhead(r, si) - TLS_HEADER_LEN ||
+	    (x > 0 && rf_buf_get(rec, explicit, x) != 0))
 		return tlsrec_fail(r, RF_ERR_INVAL, "record not checked");
 	ctlen = rf_buf_len(rec) - TLS_TAG_LEN;
 	if (rf_buf_get_sub(rec, ctlen, &body) != 0 ||
@@ -505,23 +615,30 @@ tlsrec_record(struct rf_tlsrec *r, struct rf_buf *rec, rf_tlsrec_rx_fn *rx,
 	if (r->rd.seq == UINT64_MAX)
 		return tlsrec_fail(r, RF_ERR_PROTO,
 		    "read sequence number exhausted");
-	if ((rv = tlsrec_aead_ctx(DIR_READ, si, &r->rd, &ctx)) != 0)
+	if ((rv = tlsrec_aead_ctx(r, DIR_READ, si, &r->rd, explicit,
+	    &ctx)) != 0)
 		return tlsrec_fail(r, rv, "cannot set up the read cipher");
-	if (EVP_DecryptUpdate(ctx, NULL, &n, hdr, sizeof(hdr)) != 1 ||
-	    EVP_DecryptUpdate(ctx, tlsrec_plain, &n, rf_buf_ptr(&body),
-	    (int)ctlen) != 1 || (size_t)n != ctlen ||
+	if (r->tls12)
+		tlsrec_aad12(aad, r->rd.seq, hdr[0], ctlen);
+	if (EVP_DecryptUpdate(ctx, NULL, &n, r->tls12 ? aad : hdr,
+	    r->tls12 ? TLS12_AAD_LEN : TLS_HEADER_LEN) != 1 ||
+	    (ctlen > 0 && (EVP_DecryptUpdate(ctx, tlsrec_plain, &n,
+	    rf_buf_ptr(&body), (int)ctlen) != 1 || (size_t)n != ctlen)) ||
 	    EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_SET_TAG, TLS_TAG_LEN,
 	    tag) != 1) {
 		tlsrec_aead_gen[DIR_READ] = 0;
 		return tlsrec_fail(r, RF_ERR_TLS, "read cipher failed");
 	}
-	if (EVP_DecryptFinal_ex(ctx, tlsrec_plain + n, &n) != 1) {
+	if (EVP_DecryptFinal_ex(ctx, tlsrec_plain + ctlen, &n) != 1) {
 		OPENSSL_cleanse(tlsrec_plain, ctlen);
 		return tlsrec_fail(r, RF_ERR_TLS,
 		    "record does not authenticate (bad_record_mac)");
 	}
 	r->rd.seq++;
-	return tlsrec_inner(r, ctlen, rx, arg);
+	if (!r->tls12)
+		return tlsrec_inner(r, ctlen, rx, arg);
+	rf_buf_from(&content, tlsrec_plain, ctlen);
+	return tlsrec_content(r, hdr[0], &content, rx, arg);
 }
 
 /*
@@ -632,7 +749,7 @@ rf_tlsrec_seal(struct rf_tlsrec *r, const void *p, size_t len)
 	const unsigned char		*src = p;
 	unsigned char			*dp;
 	uint64_t			 seq0 = r->wr.seq;
-	size_t				 nrec, total, n;
+	size_t				 nrec, total, n, over;
 	int				 rv;
 
 	if (r->closed || (si = tlsrec_suite_info(r->suite)) == NULL ||
@@ -646,19 +763,20 @@ rf_tlsrec_seal(struct rf_tlsrec *r, const void *p, size_t len)
 	if (nrec > UINT64_MAX - r->wr.seq)
 		return RF_ERR_LIMIT;
 	/* One reservation: all records or, on any error, none. */
-	total = len + nrec * TLS_OVERHEAD;
+	over = tlsrec_overhead(r, si);
+	total = len + nrec * over;
 	if ((rv = rf_buf_reserve(&r->out, total, &dp)) != 0)
 		return rv;
 	while (len > 0) {
 		n = len < RF_TLSREC_PLAIN_MAX ? len : RF_TLSREC_PLAIN_MAX;
-		if ((rv = tlsrec_seal_one(si, &r->wr, TLS_CT_APPDATA, src, n,
+		if ((rv = tlsrec_seal_one(r, si, TLS_CT_APPDATA, src, n,
 		    dp)) != 0) {
 			rf_buf_unput(&r->out, total);
 			r->wr.seq = seq0;
 			return rv;
 		}
 		src += n;
-		dp += n + TLS_OVERHEAD;
+		dp += n + over;
 		len -= n;
 	}
 	return 0;
@@ -690,6 +808,22 @@ rf_tlsrec_free(struct rf_tlsrec *r)
 	OPENSSL_cleanse(r, sizeof(*r));
 }
 
+/* r empty, for suite; its suite's info, or NULL with r->why set. */
+static const struct tlsrec_suite_info *
+tlsrec_init(struct rf_tlsrec *r, enum rf_tlsrec_suite suite)
+{
+	const struct tlsrec_suite_info	*si;
+
+	memset(r, 0, sizeof(*r));
+	rf_buf_init(&r->in, RF_TLSREC_IN_MAX);
+	rf_buf_init(&r->out, RF_TLSREC_OUT_MAX);
+	if ((si = tlsrec_suite_info(suite)) == NULL)
+		r->why = "unknown cipher suite";
+	else
+		r->suite = suite;
+	return si;
+}
+
 int
 rf_tlsrec_init_keys(struct rf_tlsrec *r, enum rf_tlsrec_suite suite,
     const unsigned char *client_secret, const unsigned char *server_secret)
@@ -697,25 +831,36 @@ rf_tlsrec_init_keys(struct rf_tlsrec *r, enum rf_tlsrec_suite suite,
 	const struct tlsrec_suite_info	*si;
 	size_t				 hlen;
 
-	memset(r, 0, sizeof(*r));
-	rf_buf_init(&r->in, RF_TLSREC_IN_MAX);
-	rf_buf_init(&r->out, RF_TLSREC_OUT_MAX);
-	if ((si = tlsrec_suite_info(suite)) == NULL) {
-		r->why = "unknown cipher suite";
+	if ((si = tlsrec_init(r, suite)) == NULL)
 		return RF_ERR_INVAL;
-	}
-	r->suite = suite;
 	hlen = tlsrec_hash_len(si);
 	memcpy(r->rd.secret, client_secret, hlen);
 	memcpy(r->wr.secret, server_secret, hlen);
 	if (tlsrec_dir_keys(si, &r->rd) != 0 ||
 	    tlsrec_dir_keys(si, &r->wr) != 0) {
 		rf_tlsrec_free(r);
-		rf_buf_init(&r->in, RF_TLSREC_IN_MAX);
-		rf_buf_init(&r->out, RF_TLSREC_OUT_MAX);
+		(void)tlsrec_init(r, 0);
 		r->why = "cannot derive the traffic keys";
 		return RF_ERR_TLS;
 	}
+	return 0;
+}
+
+int
+rf_tlsrec_init_keys12(struct rf_tlsrec *r, enum rf_tlsrec_suite suite,
+    const unsigned char *kb)
+{
+	const struct tlsrec_suite_info	*si;
+
+	if ((si = tlsrec_init(r, suite)) == NULL)
+		return RF_ERR_INVAL;
+	r->tls12 = 1;
+	memcpy(r->rd.key, kb, si->key_len);
+	memcpy(r->wr.key, kb + si->key_len, si->key_len);
+	memcpy(r->rd.iv, kb + 2 * si->key_len, si->iv12_len);
+	memcpy(r->wr.iv, kb + 2 * si->key_len + si->iv12_len, si->iv12_len);
+	r->rd.gen = ++tlsrec_gen;
+	r->wr.gen = ++tlsrec_gen;
 	return 0;
 }
 
@@ -767,10 +912,16 @@ tlsrec_capture_get(SSL *ssl)
  * Counts records per direction; OpenSSL calls SSL3_RT_HEADER once per
  * record, when it reads the header (before the body has arrived) or has
  * built the record.  A side's Finished comes after its record's header,
- * and the very next record is the first under the application key, so
- * the count restarts at 0 there.  On the read side the inner content
+ * and in TLS 1.3 the very next record is the first under the application
+ * key, so the count restarts at 0 there.  In TLS 1.2 (RFC 5246 §6.1) the
+ * count restarts at each side's ChangeCipherSpec record, told by its
+ * header's type (OpenSSL 3.0 reports the CCS messages it writes, not
+ * those it reads): the Finished is record 0 under the new keys.  TLS
+ * 1.3's ChangeCipherSpec, sent for middleboxes, comes before Finished,
+ * which restarts the count anyway.  On the read side the inner content
  * type is reported once the record is decrypted: a header without it is
- * a record OpenSSL holds half read.
+ * a record OpenSSL holds half read (TLS 1.2 has no inner type, and
+ * rf_tlsrec_take asks OpenSSL's read state instead).
  */
 static void
 tlsrec_msg_cb(int write_p, int version, int content_type, const void *buf,
@@ -790,6 +941,13 @@ tlsrec_msg_cb(int write_p, int version, int content_type, const void *buf,
 		c->count[dir]++;
 		if (dir == DIR_READ)
 			c->reading = 1;
+		if (len == 0 || ((const uint8_t *)buf)[0] != TLS_CT_CCS)
+			return;
+		/* Its record's header: OpenSSL reports no CCS it reads. */
+		if (c->ccs[dir])
+			capture_break(c, "a second ChangeCipherSpec");
+		c->ccs[dir] = 1;
+		c->count[dir] = 0;
 		return;
 	case SSL3_RT_INNER_CONTENT_TYPE:
 		if (dir == DIR_READ)
@@ -807,7 +965,12 @@ tlsrec_msg_cb(int write_p, int version, int content_type, const void *buf,
 		if (c->finished[dir])
 			capture_break(c, "a second Finished");
 		c->finished[dir] = 1;
-		c->count[dir] = 0;
+		if (version == TLS1_3_VERSION)
+			c->count[dir] = 0;
+		else if (!c->ccs[dir])
+			capture_break(c, "a Finished before ChangeCipherSpec");
+		if (dir == DIR_READ)
+			c->reading = 0;
 	} else if (mt == SSL3_MT_KEY_UPDATE)
 		capture_break(c, "a KeyUpdate before the take-over");
 }
@@ -913,19 +1076,29 @@ tlsrec_refuse(struct rf_tlsrec *r, int err, const char *why)
 	return err;
 }
 
+/*
+ * The suite of ssl's cipher: by its ID in TLS 1.3; in TLS 1.2 by its AEAD
+ * and PRF hash, whatever its key exchange and signature.
+ */
 static int
-tlsrec_suite_of(SSL *ssl, enum rf_tlsrec_suite *suite)
+tlsrec_suite_of(SSL *ssl, int tls12, enum rf_tlsrec_suite *suite)
 {
-	const SSL_CIPHER	*cipher;
-	uint16_t		 id;
-	size_t			 i;
+	const struct tlsrec_suite_info	*si;
+	const SSL_CIPHER		*cipher;
+	const EVP_MD			*md;
+	size_t				 i;
 
 	*suite = 0;
 	if ((cipher = SSL_get_current_cipher(ssl)) == NULL)
 		return RF_ERR_INVAL;
-	id = SSL_CIPHER_get_protocol_id(cipher);
 	for (i = 0; i < TLSREC_NSUITES; i++) {
-		if (tlsrec_suites[i].id != 0 && tlsrec_suites[i].id == id) {
+		si = &tlsrec_suites[i];
+		if (si->id == 0)
+			continue;
+		if (tls12 ? SSL_CIPHER_get_cipher_nid(cipher) == si->nid &&
+		    (md = SSL_CIPHER_get_handshake_digest(cipher)) != NULL &&
+		    EVP_MD_is_a(md, si->md_name) :
+		    SSL_CIPHER_get_protocol_id(cipher) == si->id) {
 			*suite = (enum rf_tlsrec_suite)i;
 			return 0;
 		}
@@ -934,9 +1107,77 @@ tlsrec_suite_of(SSL *ssl, enum rf_tlsrec_suite *suite)
 }
 
 /*
+ * RFC 5246 §6.3: key_block = PRF(master_secret, "key expansion",
+ * server_random + client_random), by OpenSSL's TLS1-PRF.
+ */
+static int
+tlsrec_key_block12(SSL *ssl, const struct tlsrec_suite_info *si,
+    unsigned char *kb, size_t kblen)
+{
+	static const char	 label[] = "key expansion";
+	unsigned char		 master[TLS12_MASTER_LEN];
+	unsigned char		 seed[sizeof(label) - 1 + 2 * SSL3_RANDOM_SIZE];
+	OSSL_PARAM		 params[4];
+	SSL_SESSION		*sess;
+	EVP_KDF			*kdf = NULL;
+	EVP_KDF_CTX		*kctx = NULL;
+	int			 rv = RF_ERR_TLS;
+
+	if ((sess = SSL_get_session(ssl)) == NULL ||
+	    SSL_SESSION_get_master_key(sess, master, sizeof(master)) !=
+	    sizeof(master))
+		goto out;
+	memcpy(seed, label, sizeof(label) - 1);
+	if (SSL_get_server_random(ssl, seed + sizeof(label) - 1,
+	    SSL3_RANDOM_SIZE) != SSL3_RANDOM_SIZE ||
+	    SSL_get_client_random(ssl, seed + sizeof(label) - 1 +
+	    SSL3_RANDOM_SIZE, SSL3_RANDOM_SIZE) != SSL3_RANDOM_SIZE)
+		goto out;
+	params[0] = OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST,
+	    (char *)si->md_name, 0);
+	params[1] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SECRET,
+	    master, sizeof(master));
+	params[2] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SEED,
+	    seed, sizeof(seed));
+	params[3] = OSSL_PARAM_construct_end();
+	if ((kdf = EVP_KDF_fetch(NULL, "TLS1-PRF", NULL)) == NULL ||
+	    (kctx = EVP_KDF_CTX_new(kdf)) == NULL ||
+	    EVP_KDF_derive(kctx, kb, kblen, params) != 1)
+		goto out;
+	rv = 0;
+out:
+	EVP_KDF_CTX_free(kctx);
+	EVP_KDF_free(kdf);
+	OPENSSL_cleanse(master, sizeof(master));
+	return rv;
+}
+
+/* The keys of a TLS 1.2 connection, and its record counts. */
+static int
+tlsrec_take12(struct rf_tlsrec *r, SSL *ssl, enum rf_tlsrec_suite suite,
+    const struct tlsrec_capture *c)
+{
+	const struct tlsrec_suite_info	*si = tlsrec_suite_info(suite);
+	unsigned char			 kb[2 * 32 + 2 * TLS_IV_LEN];
+	size_t				 kblen;
+	int				 rv;
+
+	kblen = 2 * si->key_len + 2 * si->iv12_len;
+	if ((rv = tlsrec_key_block12(ssl, si, kb, kblen)) != 0) {
+		r->why = "cannot derive the TLS 1.2 keys";
+		return rv;
+	}
+	rv = rf_tlsrec_init_keys12(r, suite, kb);
+	OPENSSL_cleanse(kb, sizeof(kb));
+	return rv;
+}
+
+/*
  * Refusals that hold for good (RF_ERR_INVAL) are checked before those
  * that may pass later (RF_ERR_AGAIN), except the handshake: until it is
- * over the capture is bound to look incomplete.
+ * over the capture is bound to look incomplete.  A record whose header
+ * OpenSSL has read and whose body it waits for shows in its read state
+ * ("RB"); in TLS 1.3 the capture sees it too.
  */
 int
 rf_tlsrec_take(struct rf_tlsrec *r, SSL *ssl)
@@ -944,18 +1185,20 @@ rf_tlsrec_take(struct rf_tlsrec *r, SSL *ssl)
 	struct tlsrec_capture	*c = NULL;
 	enum rf_tlsrec_suite	 suite;
 	size_t			 hlen;
-	int			 rv;
+	int			 rv, tls12;
 
 	memset(r, 0, sizeof(*r));
 	rf_buf_init(&r->in, RF_TLSREC_IN_MAX);
 	rf_buf_init(&r->out, RF_TLSREC_OUT_MAX);
 	if (SSL_in_init(ssl))
 		return tlsrec_refuse(r, RF_ERR_AGAIN, "handshake in progress");
-	if (SSL_version(ssl) != TLS1_3_VERSION)
-		return tlsrec_refuse(r, RF_ERR_INVAL, "not TLS 1.3");
+	if (SSL_version(ssl) != TLS1_3_VERSION &&
+	    SSL_version(ssl) != TLS1_2_VERSION)
+		return tlsrec_refuse(r, RF_ERR_INVAL, "not TLS 1.2 or 1.3");
+	tls12 = SSL_version(ssl) == TLS1_2_VERSION;
 	if (SSL_get_shutdown(ssl) != 0)
 		return tlsrec_refuse(r, RF_ERR_INVAL, "connection closing");
-	if (tlsrec_suite_of(ssl, &suite) != 0)
+	if (tlsrec_suite_of(ssl, tls12, &suite) != 0)
 		return tlsrec_refuse(r, RF_ERR_INVAL,
 		    "cipher suite not supported");
 	hlen = tlsrec_hash_len(tlsrec_suite_info(suite));
@@ -966,19 +1209,22 @@ rf_tlsrec_take(struct rf_tlsrec *r, SSL *ssl)
 	if (c->broken != NULL)
 		return tlsrec_refuse(r, RF_ERR_INVAL, c->broken);
 	if (!c->finished[DIR_READ] || !c->finished[DIR_WRITE] ||
+	    (tls12 ? !c->ccs[DIR_READ] || !c->ccs[DIR_WRITE] :
 	    c->secret_len[DIR_READ] != hlen ||
-	    c->secret_len[DIR_WRITE] != hlen)
+	    c->secret_len[DIR_WRITE] != hlen))
 		return tlsrec_refuse(r, RF_ERR_INVAL, "capture incomplete");
 	if (SSL_has_pending(ssl))
 		return tlsrec_refuse(r, RF_ERR_AGAIN,
 		    "OpenSSL holds bytes not yet read");
-	if (c->reading)
+	if ((!tls12 && c->reading) ||
+	    strcmp(SSL_rstate_string(ssl), "RB") == 0)
 		return tlsrec_refuse(r, RF_ERR_AGAIN,
 		    "OpenSSL holds a record half read");
 	if (SSL_want_write(ssl))
 		return tlsrec_refuse(r, RF_ERR_AGAIN,
 		    "OpenSSL holds a record not yet written");
-	if ((rv = rf_tlsrec_init_keys(r, suite, c->secret[DIR_READ],
+	if ((rv = tls12 ? tlsrec_take12(r, ssl, suite, c) :
+	    rf_tlsrec_init_keys(r, suite, c->secret[DIR_READ],
 	    c->secret[DIR_WRITE])) != 0)
 		return rv;
 	r->rd.seq = c->count[DIR_READ];

@@ -1235,16 +1235,17 @@ read_frames(struct rf_front *f)
 /* ---------------------------------------------------- own TLS records -- */
 
 /*
- * A device tunnel on TLS 1.3 leaves OpenSSL once it is online and quiet,
- * and its records are read and written here by common/tlsrec.c (which
- * says why: about 12 KB of OpenSSL state per idle device).
+ * A device tunnel on TLS 1.3, or on TLS 1.2 with an AEAD suite, leaves
+ * OpenSSL once it is online and quiet, and its records are read and
+ * written here by common/tlsrec.c (which says why: about 12 KB of
+ * OpenSSL state per idle device).
  *
  * When.  At the end of an iteration (flush), the only place a connection
  * can be closed and replaced synchronously: the tunnel online, nothing
  * queued (ours, the tunnel's, lws's), reading on, the worker not
  * draining, tls.own_records on.  OpenSSL must hold nothing either, which
- * rf_tlsrec_take checks; one that cannot be taken at all (TLS 1.2,
- * another cipher) is marked and never tried again.
+ * rf_tlsrec_take checks; one that cannot be taken at all (a CBC suite)
+ * is marked and never tried again.
  *
  * How.  The SSL's socket BIO is swapped for a memory BIO, and lws closes
  * the wsi: a raw socket gets no SSL_shutdown and no shutdown(2) from lws,
@@ -1427,8 +1428,9 @@ rec_take(struct rf_front *f)
 		conn->tls = 1;
 	conn_state(nf, RF_CONN_TUNNEL);
 	rf_tunnel_moved(nf->t, nwsi);
-	debug("%s: device %s: TLS records are ours now, OpenSSL's state freed",
-	    peer, rf_tunnel_device(nf->t));
+	debug("%s: device %s: TLS records are ours now (TLS %s), OpenSSL's "
+	    "state freed", peer, rf_tunnel_device(nf->t),
+	    rec->tls12 ? "1.2" : "1.3");
 }
 
 /* --------------------------------------------------------------- lws -- */

@@ -8,8 +8,11 @@
  * the input picks, so that the inner plaintext (padding, content types,
  * alerts, KeyUpdate) is what gets fuzzed.
  *
- * The first byte picks the suite (bits 0-1) and how often the receiving
- * callback stops the layer (bits 2-4).  Then chunks, each a control byte
+ * The first byte picks the suite (bits 0-1), how often the receiving
+ * callback stops the layer (bits 2-4) and TLS 1.2 instead of 1.3 (bit
+ * 5).  In TLS 1.2 an "inner plaintext" is sealed as a record of the type
+ * its last byte names, with the bytes before it as content (no padding,
+ * and op 1 pads with nothing).  Then chunks, each a control byte
  * (the operation is ctl % 7) and its arguments:
  *   0 raw       n, n bytes: fed to the second layer
  *   1 app       u16 length, pad byte, split byte: application data
@@ -42,7 +45,7 @@
 #include "tlsrec.h"
 
 #define FZ_STOP		1	/* what rx returns to stop the layer */
-#define FZ_REC_MAX	(5 + 16384 + 256)
+#define FZ_REC_MAX	(5 + 16384 + 2048)
 
 static const unsigned char	 client_secret[48] = "fuzz client secret";
 static const unsigned char	 server_secret[48] = "fuzz server secret";
@@ -59,6 +62,8 @@ struct fz {
 	const EVP_CIPHER	*cipher;
 	const EVP_MD		*md;
 	size_t			 hlen, klen;
+	int			 tls12;
+	int			 explicit;	/* TLS 1.2 GCM's nonce */
 	struct mdir		 cw, sw;	/* client's and our writing */
 	struct rf_buf		 got;		/* delivered by one op */
 	int			 calls, stop_every;
@@ -132,8 +137,31 @@ mdir_update(struct fz *f, struct mdir *d)
 	mdir_keys(f, d);
 }
 
+static void
+put64(unsigned char *p, uint64_t v)
+{
+	int	 i;
+
+	for (i = 0; i < 8; i++)
+		p[i] = (unsigned char)(v >> (56 - 8 * i));
+}
+
+/* TLS 1.2's additional data: seq, type, version, length. */
+static void
+aad12(unsigned char aad[13], uint64_t seq, uint8_t type, size_t len)
+{
+	put64(aad, seq);
+	aad[8] = type;
+	aad[9] = 3;
+	aad[10] = 3;
+	aad[11] = (unsigned char)(len >> 8);
+	aad[12] = (unsigned char)len;
+}
+
+/* explicit: TLS 1.2 GCM's 8 bytes after the 4-byte salt in d->iv. */
 static EVP_CIPHER_CTX *
-model_ctx(struct fz *f, const struct mdir *d, int enc)
+model_ctx(struct fz *f, const struct mdir *d, int enc,
+    const unsigned char *explicit)
 {
 	static EVP_CIPHER_CTX	*ctx;
 	unsigned char		 nonce[12];
@@ -142,21 +170,61 @@ model_ctx(struct fz *f, const struct mdir *d, int enc)
 	if (ctx == NULL)
 		FUZZ_CHECK((ctx = EVP_CIPHER_CTX_new()) != NULL);
 	memcpy(nonce, d->iv, 12);
-	for (i = 0; i < 8; i++)
-		nonce[11 - i] ^= (unsigned char)(d->seq >> (8 * i));
+	if (f->explicit)
+		memcpy(nonce + 4, explicit, 8);
+	else
+		for (i = 0; i < 8; i++)
+			nonce[11 - i] ^= (unsigned char)(d->seq >> (8 * i));
 	FUZZ_CHECK(EVP_CipherInit_ex(ctx, f->cipher, NULL, d->key, nonce,
 	    enc) == 1);
 	return ctx;
 }
 
-/* The client seals ilen bytes of inner plaintext into rec; its length. */
+/*
+ * TLS 1.2: the client seals len bytes of content of the given type into
+ * rec; its length.
+ */
+static size_t
+model_seal12(struct fz *f, uint8_t type, const unsigned char *p, size_t len)
+{
+	EVP_CIPHER_CTX	*ctx;
+	unsigned char	 aad[13];
+	size_t		 x = f->explicit ? 8 : 0, flen = x + len + 16;
+	int		 n;
+
+	rec[0] = type;
+	rec[1] = 3;
+	rec[2] = 3;
+	rec[3] = (unsigned char)(flen >> 8);
+	rec[4] = (unsigned char)flen;
+	put64(rec + 5, f->cw.seq);
+	ctx = model_ctx(f, &f->cw, 1, rec + 5);
+	aad12(aad, f->cw.seq, type, len);
+	FUZZ_CHECK(EVP_EncryptUpdate(ctx, NULL, &n, aad, 13) == 1);
+	FUZZ_CHECK(len == 0 || EVP_EncryptUpdate(ctx, rec + 5 + x, &n, p,
+	    (int)len) == 1);
+	FUZZ_CHECK(EVP_EncryptFinal_ex(ctx, rec + 5 + x + len, &n) == 1);
+	FUZZ_CHECK(EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_GET_TAG, 16,
+	    rec + 5 + x + len) == 1);
+	f->cw.seq++;
+	return 5 + flen;
+}
+
+/*
+ * The client seals ilen bytes of inner plaintext into rec; its length.
+ * TLS 1.2: the last byte is the record's type, the rest its content.
+ */
 static size_t
 model_seal(struct fz *f, const unsigned char *p, size_t ilen)
 {
-	EVP_CIPHER_CTX	*ctx = model_ctx(f, &f->cw, 1);
+	EVP_CIPHER_CTX	*ctx;
 	size_t		 ctlen = ilen + 16;
 	int		 n;
 
+	if (f->tls12)
+		return model_seal12(f, ilen > 0 ? p[ilen - 1] : 0, p,
+		    ilen > 0 ? ilen - 1 : 0);
+	ctx = model_ctx(f, &f->cw, 1, NULL);
 	rec[0] = 23;
 	rec[1] = 3;
 	rec[2] = 3;
@@ -171,6 +239,41 @@ model_seal(struct fz *f, const unsigned char *p, size_t ilen)
 	return 5 + ctlen;
 }
 
+/* TLS 1.2: model_open's work. */
+static uint8_t
+model_open12(struct fz *f, struct rf_buf *b, size_t *lenp)
+{
+	EVP_CIPHER_CTX	*ctx;
+	unsigned char	 hdr[5], tag[16], expl[8], aad[13];
+	size_t		 x = f->explicit ? 8 : 0, flen, len;
+	int		 n;
+
+	FUZZ_CHECK(rf_buf_get(b, hdr, 5) == 0);
+	FUZZ_CHECK((hdr[0] == 23 || hdr[0] == 21) && hdr[1] == 3 &&
+	    hdr[2] == 3);
+	flen = (size_t)hdr[3] << 8 | hdr[4];
+	FUZZ_CHECK(flen >= x + 16 && flen <= 16384 + x + 16);
+	FUZZ_CHECK(rf_buf_len(b) >= flen);
+	FUZZ_CHECK(rf_buf_get(b, expl, x) == 0);
+	if (x > 0)
+		FUZZ_CHECK(expl[0] == (uint8_t)(f->sw.seq >> 56) &&
+		    expl[7] == (uint8_t)f->sw.seq);
+	len = flen - x - 16;
+	ctx = model_ctx(f, &f->sw, 0, expl);
+	aad12(aad, f->sw.seq, hdr[0], len);
+	FUZZ_CHECK(EVP_DecryptUpdate(ctx, NULL, &n, aad, 13) == 1);
+	FUZZ_CHECK(len == 0 || EVP_DecryptUpdate(ctx, inner, &n,
+	    rf_buf_ptr(b), (int)len) == 1);
+	FUZZ_CHECK(rf_buf_consume(b, len) == 0 &&
+	    rf_buf_get(b, tag, 16) == 0);
+	FUZZ_CHECK(EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_SET_TAG, 16,
+	    tag) == 1);
+	FUZZ_CHECK(EVP_DecryptFinal_ex(ctx, inner + len, &n) == 1);
+	f->sw.seq++;
+	*lenp = len;
+	return hdr[0];
+}
+
 /* Opens the next record of ours in b; its type, its content in inner. */
 static uint8_t
 model_open(struct fz *f, struct rf_buf *b, size_t *lenp)
@@ -180,12 +283,14 @@ model_open(struct fz *f, struct rf_buf *b, size_t *lenp)
 	size_t		 ctlen;
 	int		 n;
 
+	if (f->tls12)
+		return model_open12(f, b, lenp);
 	FUZZ_CHECK(rf_buf_get(b, hdr, 5) == 0);
 	FUZZ_CHECK(hdr[0] == 23 && hdr[1] == 3 && hdr[2] == 3);
 	ctlen = (size_t)hdr[3] << 8 | hdr[4];
 	FUZZ_CHECK(ctlen >= 17 && ctlen <= 16384 + 17);
 	FUZZ_CHECK(rf_buf_len(b) >= ctlen);
-	ctx = model_ctx(f, &f->sw, 0);
+	ctx = model_ctx(f, &f->sw, 0, NULL);
 	FUZZ_CHECK(EVP_DecryptUpdate(ctx, NULL, &n, hdr, 5) == 1);
 	FUZZ_CHECK(EVP_DecryptUpdate(ctx, inner, &n, rf_buf_ptr(b),
 	    (int)(ctlen - 16)) == 1);
@@ -276,14 +381,15 @@ feed(struct fz *f, size_t len, uint8_t split)
  * *ku 1 or 2 for a KeyUpdate (2: update_requested).
  */
 static int
-model_inner(const unsigned char *p, size_t len, size_t *dlen, int *ku)
+model_inner(const struct fz *f, const unsigned char *p, size_t len,
+    size_t *dlen, int *ku)
 {
 	struct rf_buf	 b;
 	uint8_t		 type = 0;
 
 	*dlen = 0;
 	*ku = 0;
-	while (len > 0 && p[len - 1] == 0)
+	while (!f->tls12 && len > 0 && p[len - 1] == 0)
 		len--;
 	if (len == 0)
 		return RF_ERR_PROTO;
@@ -301,8 +407,8 @@ model_inner(const unsigned char *p, size_t len, size_t *dlen, int *ku)
 			return RF_ERR_PROTO;
 		return p[1] == 0 ? RF_ERR_EOF : RF_ERR_PROTO;
 	case 22:
-		if (len != 5 || p[0] != 24 || p[1] != 0 || p[2] != 0 ||
-		    p[3] != 1 || p[4] > 1)
+		if (f->tls12 || len != 5 || p[0] != 24 || p[1] != 0 ||
+		    p[2] != 0 || p[3] != 1 || p[4] > 1)
 			return RF_ERR_PROTO;
 		*ku = 1 + p[4];
 		return 0;
@@ -318,7 +424,7 @@ run_inner(struct fz *f, size_t ilen, uint8_t split)
 	size_t	 reclen, dlen;
 	int	 want, ku, rv;
 
-	want = model_inner(inner, ilen, &dlen, &ku);
+	want = model_inner(f, inner, ilen, &dlen, &ku);
 	reclen = model_seal(f, inner, ilen);
 	rf_buf_reset(&f->got);
 	rv = feed(f, reclen, split);
@@ -348,6 +454,8 @@ op_app(struct fz *f)
 	uint8_t	 split = next8(f);
 	size_t	 i;
 
+	if (f->tls12)
+		pad = 0;
 	if (n + 1 + pad > 16384 + 256 - 16)
 		pad = 16384 + 256 - 16 - 1 - n;
 	for (i = 0; i < n; i++)
@@ -378,6 +486,8 @@ op_keyupdate(struct fz *f, uint8_t ctl)
 	inner[3] = 1;
 	inner[4] = (ctl >> 3) & 1;
 	inner[5] = 22;
+	if (f->tls12)
+		pad = 0;
 	memset(inner + 6, 0, pad);
 	run_inner(f, 6 + pad, next8(f));
 }
@@ -396,11 +506,13 @@ op_tamper(struct fz *f, uint8_t ctl)
 	switch ((ctl >> 3) % 3) {
 	case 0:
 		rec[0] = what == 23 ? 24 : what;
-		want = RF_ERR_PROTO;
+		/* TLS 1.2: a type it takes, but not the one authenticated. */
+		want = f->tls12 && (rec[0] == 21 || rec[0] == 22) ?
+		    RF_ERR_TLS : RF_ERR_PROTO;
 		break;
 	case 1:
 		rec[1 + (what & 1)] ^= (uint8_t)(what | 1);
-		want = RF_ERR_TLS;
+		want = f->tls12 ? RF_ERR_PROTO : RF_ERR_TLS;
 		break;
 	default:
 		at = 5 + what % (reclen - 5);
@@ -469,13 +581,21 @@ check_held(const struct rf_tlsrec *raw)
 	uint16_t	 len;
 	uint8_t		 type;
 
+	size_t		 least = !raw->tls12 ? 17 :
+			    raw->suite == RF_TLSREC_CHACHA20_POLY1305_SHA256 ?
+			    16 : 24;
+
 	rf_buf_from(&b, rf_buf_ptr(&raw->in), rf_buf_len(&raw->in));
 	FUZZ_CHECK(rf_buf_len(&b) < FZ_REC_MAX);
 	FUZZ_CHECK((rf_buf_len(&b) == 0) == (raw->in.d == NULL));
 	if (rf_buf_peek_u8(&b, 0, &type) == 0)
-		FUZZ_CHECK(type == 23);
+		FUZZ_CHECK(type == 23 ||
+		    (raw->tls12 && (type == 21 || type == 22)));
+	if (raw->tls12 && rf_buf_peek_u16(&b, 1, &len) == 0)
+		FUZZ_CHECK(len == 0x0303);
 	if (rf_buf_peek_u16(&b, 3, &len) == 0)
-		FUZZ_CHECK(len >= 17 && len <= 16384 + 256 &&
+		FUZZ_CHECK(len >= least &&
+		    len <= 16384 + (raw->tls12 ? 2048 : 256) &&
 		    rf_buf_len(&b) < 5 + (size_t)len);
 }
 
@@ -501,6 +621,26 @@ op_raw(struct fz *f, struct rf_tlsrec *raw)
 		check_held(raw);
 }
 
+/* TLS 1.2: both layers and the model from one made-up key block. */
+static void
+init12(struct fz *f, struct rf_tlsrec *raw)
+{
+	unsigned char	 kb[2 * 32 + 2 * 12];
+	size_t		 i, ivlen;
+
+	f->explicit = f->suite != RF_TLSREC_CHACHA20_POLY1305_SHA256;
+	ivlen = f->explicit ? 4 : 12;
+	for (i = 0; i < sizeof(kb); i++)
+		kb[i] = (unsigned char)(i * 7 + 1);
+	memcpy(f->cw.key, kb, f->klen);
+	memcpy(f->sw.key, kb + f->klen, f->klen);
+	memcpy(f->cw.iv, kb + 2 * f->klen, ivlen);
+	memcpy(f->sw.iv, kb + 2 * f->klen + ivlen, ivlen);
+	FUZZ_CHECK(rf_tlsrec_init_keys12(&f->r, f->suite, kb) == 0);
+	FUZZ_CHECK(rf_tlsrec_init_keys12(raw, f->suite, kb) == 0);
+	FUZZ_CHECK(f->r.tls12 && raw->tls12);
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *d, size_t size)
 {
@@ -522,14 +662,18 @@ LLVMFuzzerTestOneInput(const uint8_t *d, size_t size)
 	f.md = f.suite == RF_TLSREC_AES_256_GCM_SHA384 ? EVP_sha384() :
 	    EVP_sha256();
 	f.hlen = (size_t)EVP_MD_get_size(f.md);
-	memcpy(f.cw.secret, client_secret, f.hlen);
-	memcpy(f.sw.secret, server_secret, f.hlen);
-	mdir_keys(&f, &f.cw);
-	mdir_keys(&f, &f.sw);
-	FUZZ_CHECK(rf_tlsrec_init_keys(&f.r, f.suite, client_secret,
-	    server_secret) == 0);
-	FUZZ_CHECK(rf_tlsrec_init_keys(&raw, f.suite, client_secret,
-	    server_secret) == 0);
+	if ((f.tls12 = (first >> 5) & 1))
+		init12(&f, &raw);
+	else {
+		memcpy(f.cw.secret, client_secret, f.hlen);
+		memcpy(f.sw.secret, server_secret, f.hlen);
+		mdir_keys(&f, &f.cw);
+		mdir_keys(&f, &f.sw);
+		FUZZ_CHECK(rf_tlsrec_init_keys(&f.r, f.suite, client_secret,
+		    server_secret) == 0);
+		FUZZ_CHECK(rf_tlsrec_init_keys(&raw, f.suite, client_secret,
+		    server_secret) == 0);
+	}
 	rf_buf_init(&f.got, 1 << 20);
 	while (f.inlen > 0) {
 		ctl = next8(&f);

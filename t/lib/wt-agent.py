@@ -36,7 +36,8 @@
 # extension of reflector-webtunnel(7)), garbled or not; unset, the agent
 # is a stock one.  WT_HTTP_PORT: the httpPort it announces (default 8080).
 # WT_KEEPALIVE: the X-WebTunnel-KeepAlive it announces (default 30).
-# WT_TLS_MAX=1.2: the agent speaks TLS 1.2 at most.
+# WT_TLS_MAX=1.2: the agent speaks TLS 1.2 at most.  WT_TLS_CIPHERS: its
+# TLS 1.2 cipher list (OpenSSL's syntax).
 # WT_CONFIRM_DELAY: seconds relay waits, reading nothing, before each
 # OPEN_CONFIRM (default 0): a device slow to reach its target.
 # WT_CREDIT_STALL: with the extension, seconds relay waits, reading
@@ -62,6 +63,8 @@ def connect(host, port, cafile):
     ctx = ssl.create_default_context(cafile=cafile)
     if os.environ.get("WT_TLS_MAX") == "1.2":
         ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+    if os.environ.get("WT_TLS_CIPHERS"):
+        ctx.set_ciphers(os.environ["WT_TLS_CIPHERS"])
     raw = socket.create_connection((host, port), timeout=10)
     # A ragged EOF raises SSLEOFError: serve tells it from close_notify.
     return ctx.wrap_socket(raw, server_hostname="localhost",

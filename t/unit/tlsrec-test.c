@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
- * Unit tests for common/tlsrec.c against real OpenSSL: a TLS 1.3 server
- * SSL (with the capture callbacks) and client SSL talk over memory BIOs,
- * the server exchanges data and session tickets through OpenSSL, then
- * rf_tlsrec_take takes its record layer over, the SSL is freed, and the
- * OpenSSL client goes on talking to our layer over the same byte pipe.
+ * Unit tests for common/tlsrec.c against real OpenSSL: a TLS 1.3 (or
+ * 1.2) server SSL (with the capture callbacks) and client SSL talk over
+ * memory BIOs, the server exchanges data and session tickets through
+ * OpenSSL, then rf_tlsrec_take takes its record layer over, the SSL is
+ * freed, and the OpenSSL client goes on talking to our layer over the
+ * same byte pipe.
  * If a record count, a key, a nonce or a KeyUpdate were wrong, OpenSSL
  * would refuse our records or we its records.  Records the client would
  * never send (padding only, split or coalesced KeyUpdates, odd alerts)
@@ -42,6 +43,7 @@ struct opts {
 	int		 padding;	/* client's block padding */
 	int		 read_ahead;	/* on the server */
 	int		 no_capture;	/* no rf_tlsrec_ctx_init */
+	const char	*list12;	/* TLS 1.2 cipher list, both sides */
 };
 
 /* Collects what our layer delivers; may stop after n calls. */
@@ -69,6 +71,12 @@ static const char *const suite_names[] = {
 	"TLS_AES_128_GCM_SHA256",
 	"TLS_AES_256_GCM_SHA384",
 	"TLS_CHACHA20_POLY1305_SHA256",
+};
+/* The TLS 1.2 suites of the same AEADs, for the test's P-256 key. */
+static const char *const suite12_names[] = {
+	"ECDHE-ECDSA-AES128-GCM-SHA256",
+	"ECDHE-ECDSA-AES256-GCM-SHA384",
+	"ECDHE-ECDSA-CHACHA20-POLY1305",
 };
 static const enum rf_tlsrec_suite suite_ids[] = {
 	RF_TLSREC_AES_128_GCM_SHA256,
@@ -182,6 +190,10 @@ setup(struct conn *k, const struct opts *o)
 	if (o->tls12 &&
 	    SSL_CTX_set_max_proto_version(k->cctx, TLS1_2_VERSION) != 1)
 		die("max proto");
+	if (o->list12 != NULL &&
+	    (SSL_CTX_set_cipher_list(k->sctx, o->list12) != 1 ||
+	    SSL_CTX_set_cipher_list(k->cctx, o->list12) != 1))
+		die("cipher list");
 	if (o->padding > 0 &&
 	    SSL_CTX_set_block_padding(k->cctx, (size_t)o->padding) != 1)
 		die("padding");
@@ -425,7 +437,9 @@ static void
 test_suite(int si, int tickets)
 {
 	static const size_t	 sizes[] = { 1, 16384, 100000, 16385 };
-	struct opts		 o = { suite_names[si], tickets, 0, 0, 0, 0 };
+	struct opts		 o = {
+		suite_names[si], tickets, 0, 0, 0, 0, NULL
+	};
 	struct rf_tlsrec	 r;
 	struct conn		 k;
 	char			 name[128];
@@ -457,11 +471,79 @@ test_suite(int si, int tickets)
 	teardown(&k);
 }
 
+/*
+ * TLS 1.2: the counts restart at each ChangeCipherSpec, so they include
+ * the Finished (tickets come before it); data flows both ways in every
+ * split; close_notify goes both ways; a renegotiation is refused.
+ */
+static void
+test_suite12(int si)
+{
+	static const size_t	 sizes[] = { 0, 1, 16384, 100000 };
+	struct opts		 o = { NULL, -1, 1, 0, 0, 0, NULL };
+	struct rf_tlsrec	 r;
+	struct conn		 k;
+	struct sink		 s;
+	unsigned char		 buf[100], *ct;
+	size_t			 i, ctlen;
+	int			 how;
+
+	o.list12 = suite12_names[si];
+	setup(&k, &o);
+	ok(SSL_version(k.s) == TLS1_2_VERSION, "%s: TLS 1.2",
+	    suite12_names[si]);
+	warmup(&k, 3, 4);
+	is_int(take(&k, &r), 0, "take succeeds");
+	ok(r.tls12 && r.suite == suite_ids[si], "suite taken: %d", r.suite);
+	is_int(r.wr.seq, 1 + 3, "write count: Finished and 3 records");
+	is_int(r.rd.seq, 1 + 4, "read count: Finished and 4 records");
+	for (how = 0; how < SPLIT_N; how++)
+		for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++)
+			ok(client_to_us(&k, &r, sizes[i], (enum split)how,
+			    (unsigned int)(i + how)),
+			    "%s: client sends %zu bytes, %s",
+			    suite12_names[si], sizes[i], split_names[how]);
+	for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++)
+		ok(us_to_client(&k, &r, sizes[i], (unsigned int)i),
+		    "%s: we send %zu bytes", suite12_names[si], sizes[i]);
+	is_int(rf_tlsrec_close_notify(&r), 0, "our close_notify");
+	flush_to_client(&k, &r);
+	is_int(SSL_read(k.c, buf, sizeof(buf)), 0, "the client reads it");
+	is_int(SSL_get_error(k.c, 0), SSL_ERROR_ZERO_RETURN,
+	    "  ... as close_notify");
+	SSL_shutdown(k.c);
+	ct = drain(k.c_out, &ctlen);
+	sink_init(&s);
+	is_int(feed(&r, ct, ctlen, SPLIT_WHOLE, &s), RF_ERR_EOF,
+	    "the client's close_notify: RF_ERR_EOF");
+	rf_buf_free(&s.b);
+	free(ct);
+	rf_tlsrec_free(&r);
+	teardown(&k);
+
+	setup(&k, &o);
+	warmup(&k, 1, 1);
+	is_int(take(&k, &r), 0, "take succeeds");
+	if (SSL_renegotiate(k.c) != 1)
+		die("SSL_renegotiate");
+	SSL_do_handshake(k.c);
+	ct = drain(k.c_out, &ctlen);
+	sink_init(&s);
+	is_int(feed(&r, ct, ctlen, SPLIT_WHOLE, &s), RF_ERR_PROTO,
+	    "the client's renegotiation: RF_ERR_PROTO");
+	ok(r.why != NULL && strstr(r.why, "renegotiation") != NULL,
+	    "why: %s", r.why ? r.why : "NULL");
+	rf_buf_free(&s.b);
+	free(ct);
+	rf_tlsrec_free(&r);
+	teardown(&k);
+}
+
 /* 0 for a whole KeyUpdate round trip, checked from both ends. */
 static void
 test_key_update(void)
 {
-	struct opts		 o = { NULL, -1, 0, 0, 0, 0 };
+	struct opts		 o = { NULL, -1, 0, 0, 0, 0, NULL };
 	struct rf_tlsrec	 r;
 	struct conn		 k;
 	uint64_t		 rgen, wgen;
@@ -512,7 +594,7 @@ test_key_update(void)
 static void
 test_padding(void)
 {
-	struct opts		 o = { NULL, -1, 0, 256, 0, 0 };
+	struct opts		 o = { NULL, -1, 0, 256, 0, 0, NULL };
 	struct rf_tlsrec	 r;
 	struct conn		 k;
 
@@ -531,7 +613,7 @@ test_padding(void)
 static void
 test_shutdown(void)
 {
-	struct opts		 o = { NULL, -1, 0, 0, 0, 0 };
+	struct opts		 o = { NULL, -1, 0, 0, 0, 0, NULL };
 	struct rf_tlsrec	 r;
 	struct rf_buf		 got;
 	struct conn		 k;
@@ -617,7 +699,7 @@ tampered(const struct rf_tlsrec *r, const unsigned char *ct, size_t len,
 static void
 test_tamper(void)
 {
-	struct opts		 o = { NULL, -1, 0, 0, 0, 0 };
+	struct opts		 o = { NULL, -1, 0, 0, 0, 0, NULL };
 	struct rf_tlsrec	 r;
 	struct conn		 k;
 	unsigned char		*ct;
@@ -682,22 +764,89 @@ test_tamper(void)
 }
 
 /* Refusals of take, and that RF_ERR_AGAIN is not for good. */
+/*
+ * Records OpenSSL holds at the take: read ahead whole, or a header whose
+ * body has not come; in TLS 1.3 or 1.2.
+ */
+static void
+take_pending(int tls12)
+{
+	struct opts		 o = { NULL, -1, 0, 0, 0, 0, NULL };
+	struct rf_tlsrec	 r;
+	unsigned char		 buf[100], *ct;
+	struct conn		 k;
+	size_t			 ctlen;
+
+	/* Read ahead: a second record waits inside OpenSSL. */
+	o.tls12 = tls12;
+	o.read_ahead = 1;
+	setup(&k, &o);
+	warmup(&k, 1, 1);
+	SSL_write(k.c, "hello", 5);
+	SSL_write(k.c, "world", 5);
+	move(k.c_out, k.s_in);
+	is_int(SSL_read(k.s, buf, 3), 3, "server reads part of a record");
+	is_int(rf_tlsrec_take(&r, k.s), RF_ERR_AGAIN,
+	    "bytes of a record unread: RF_ERR_AGAIN");
+	rf_tlsrec_free(&r);
+	is_int(SSL_read(k.s, buf, sizeof(buf)), 2, "server reads the rest");
+	is_int(rf_tlsrec_take(&r, k.s), RF_ERR_AGAIN,
+	    "a read-ahead record buffered: RF_ERR_AGAIN");
+	rf_tlsrec_free(&r);
+	is_int(SSL_read(k.s, buf, sizeof(buf)), 5, "server reads it");
+	is_int(take(&k, &r), 0, "then take succeeds");
+	is_int(r.rd.seq, 3 + tls12, "and counts the records read");
+	check_traffic(&k, &r, tls12 ? "TLS 1.2, after read ahead" :
+	    "after read ahead");
+	rf_tlsrec_free(&r);
+	teardown(&k);
+	o.read_ahead = 0;
+
+	/*
+	 * A record whose header OpenSSL has read but not its body: it
+	 * counted the record and holds the header, yet has nothing
+	 * pending (SSL_has_pending is 0).
+	 */
+	setup(&k, &o);
+	warmup(&k, 1, 1);
+	SSL_write(k.c, "hello", 5);
+	ct = drain(k.c_out, &ctlen);
+	BIO_write(k.s_in, ct, 5);
+	is_int(SSL_read(k.s, buf, sizeof(buf)), -1, "server has a header");
+	is_int(SSL_has_pending(k.s), 0, "OpenSSL says nothing pending");
+	is_int(rf_tlsrec_take(&r, k.s), RF_ERR_AGAIN,
+	    "header read, body not: RF_ERR_AGAIN");
+	rf_tlsrec_free(&r);
+	BIO_write(k.s_in, ct + 5, (int)ctlen - 5);
+	is_int(SSL_read(k.s, buf, sizeof(buf)), 5, "server reads the record");
+	is_int(take(&k, &r), 0, "then take succeeds");
+	check_traffic(&k, &r, tls12 ?
+	    "TLS 1.2, after a half-read record" :
+	    "after a half-read record");
+	free(ct);
+	rf_tlsrec_free(&r);
+	teardown(&k);
+}
+
 static void
 test_take_refusals(void)
 {
-	struct opts		 o = { NULL, -1, 0, 0, 0, 0 };
+	struct opts		 o = { NULL, -1, 0, 0, 0, 0, NULL };
 	struct rf_tlsrec	 r;
 	unsigned char		 buf[100], *ct;
 	struct conn		 k;
 	size_t			 ctlen;
 
 	o.tls12 = 1;
+	o.list12 = "ECDHE-ECDSA-AES128-SHA256";
 	setup(&k, &o);
 	warmup(&k, 1, 1);
-	is_int(rf_tlsrec_take(&r, k.s), RF_ERR_INVAL, "TLS 1.2 refused");
-	is_str(r.why, "not TLS 1.3", "why says so");
+	is_int(rf_tlsrec_take(&r, k.s), RF_ERR_INVAL,
+	    "TLS 1.2 with a CBC suite refused");
+	is_str(r.why, "cipher suite not supported", "why says so");
 	rf_tlsrec_free(&r);
 	teardown(&k);
+	o.list12 = NULL;
 	o.tls12 = 0;
 
 	o.no_capture = 1;
@@ -745,51 +894,8 @@ test_take_refusals(void)
 		teardown(&h);
 	}
 
-	/* Read ahead: a second record waits inside OpenSSL. */
-	o.read_ahead = 1;
-	setup(&k, &o);
-	warmup(&k, 1, 1);
-	SSL_write(k.c, "hello", 5);
-	SSL_write(k.c, "world", 5);
-	move(k.c_out, k.s_in);
-	is_int(SSL_read(k.s, buf, 3), 3, "server reads part of a record");
-	is_int(rf_tlsrec_take(&r, k.s), RF_ERR_AGAIN,
-	    "bytes of a record unread: RF_ERR_AGAIN");
-	rf_tlsrec_free(&r);
-	is_int(SSL_read(k.s, buf, sizeof(buf)), 2, "server reads the rest");
-	is_int(rf_tlsrec_take(&r, k.s), RF_ERR_AGAIN,
-	    "a read-ahead record buffered: RF_ERR_AGAIN");
-	rf_tlsrec_free(&r);
-	is_int(SSL_read(k.s, buf, sizeof(buf)), 5, "server reads it");
-	is_int(take(&k, &r), 0, "then take succeeds");
-	is_int(r.rd.seq, 3, "and counts 3 records read");
-	check_traffic(&k, &r, "after read ahead");
-	rf_tlsrec_free(&r);
-	teardown(&k);
-	o.read_ahead = 0;
-
-	/*
-	 * A record whose header OpenSSL has read but not its body: it
-	 * counted the record and holds the header, yet has nothing
-	 * pending (SSL_has_pending is 0).
-	 */
-	setup(&k, &o);
-	warmup(&k, 1, 1);
-	SSL_write(k.c, "hello", 5);
-	ct = drain(k.c_out, &ctlen);
-	BIO_write(k.s_in, ct, 5);
-	is_int(SSL_read(k.s, buf, sizeof(buf)), -1, "server has a header");
-	is_int(SSL_has_pending(k.s), 0, "OpenSSL says nothing pending");
-	is_int(rf_tlsrec_take(&r, k.s), RF_ERR_AGAIN,
-	    "header read, body not: RF_ERR_AGAIN");
-	rf_tlsrec_free(&r);
-	BIO_write(k.s_in, ct + 5, (int)ctlen - 5);
-	is_int(SSL_read(k.s, buf, sizeof(buf)), 5, "server reads the record");
-	is_int(take(&k, &r), 0, "then take succeeds");
-	check_traffic(&k, &r, "after a half-read record");
-	free(ct);
-	rf_tlsrec_free(&r);
-	teardown(&k);
+	take_pending(0);
+	take_pending(1);
 
 	/* Part of a header. */
 	setup(&k, &o);
@@ -930,7 +1036,8 @@ test_inner(void)
 		const char		*what, *why;
 	} cases[] = {
 #define C(a)	a, sizeof(a)
-		{ C(cn_fatal), RF_ERR_EOF, "close_notify at level fatal", NULL },
+		{ C(cn_fatal), RF_ERR_EOF, "close_notify at level fatal",
+		  NULL },
 		{ C(hs_fail), RF_ERR_PROTO, "handshake_failure alert",
 		  "handshake_failure" },
 		{ C(alert3), RF_ERR_PROTO, "a 3-byte alert", NULL },
@@ -1081,7 +1188,7 @@ test_limits(void)
 static void
 test_two_connections(void)
 {
-	struct opts		 o = { NULL, -1, 0, 0, 0, 0 };
+	struct opts		 o = { NULL, -1, 0, 0, 0, 0, NULL };
 	struct rf_tlsrec	 r[2];
 	struct conn		 k[2];
 	int			 i, j, good = 1;
@@ -1116,6 +1223,7 @@ main(void)
 	for (i = 0; i < 3; i++) {
 		test_suite((int)i, 0);
 		test_suite((int)i, 2);
+		test_suite12((int)i);
 	}
 	test_key_update();
 	test_padding();
