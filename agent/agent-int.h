@@ -17,6 +17,7 @@
 #include "rfagent.h"
 #include "tlsraw.h"
 #include "wsclient.h"
+#include "wslink.h"
 #include "ws.h"
 #include "wt.h"
 
@@ -38,6 +39,8 @@
 /* The largest frame we send: a DATA header and an extension payload. */
 #define AGENT_TX_MAX		(RF_WT_EXT_FRAME_MAX + RF_WT_HDR_MAX)
 #define AGENT_TUNNEL_PROTO	"com.appinf.webtunnel.server/1.0"
+/* The lws raw protocol the tunnel's connection runs on (wslink.h). */
+#define AGENT_TUNNEL_LWS	"rf-agent-tunnel"
 #define AGENT_TARGET_PROTO	"rf-agent-target"
 
 enum agent_chan_state {
@@ -87,6 +90,8 @@ struct agent_dev {
 	struct rf_agent_status	 st;
 	struct lws		*wsi;		/* the tunnel, once up */
 	struct lws		*cwsi;		/* the tunnel, from connect */
+	struct rf_wsl		 link;		/* its WebSocket */
+	struct rf_evflush	 rxflush;	/* resume reading, end of iteration */
 	struct rf_buf		 tx;		/* framed, not yet taken */
 	unsigned int		 failures;	/* in a row */
 	lws_sorted_usec_list_t	 sul_retry;
@@ -99,8 +104,6 @@ struct agent_dev {
 	int64_t			 connect_start;	/* of cwsi, for handshake_timeout */
 	int			 paused;	/* tunnel reading stopped */
 	unsigned int		 nover;		/* channels over high water */
-	unsigned char		*rx;		/* a message in pieces */
-	size_t			 rxlen;
 	TAILQ_HEAD(, agent_chan) chans;
 	STAILQ_HEAD(, agent_ctrl) ctrl;
 	struct agent_chan	*next;		/* round robin start */
@@ -123,6 +126,8 @@ struct rf_agent {
 	struct rf_evloop	 loop;		/* under ctx (evloop.h) */
 	struct lws_vhost	*vh_tunnel;
 	struct lws_vhost	*vh_target;
+	SSL_CTX			*tunnel_tls;	/* verifies the reflector */
+	struct rf_wsl_proxy	 proxy;		/* host "": none */
 	SSL_CTX			*target_tls;	/* made at the first TLS target */
 	struct agent_dev	**devs;
 	size_t			 ndevs;

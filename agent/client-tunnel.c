@@ -491,7 +491,7 @@ tunnel_writeable(struct client_conn *c, struct lws *wsi)
 	size_t n, room;
 	long w;
 
-	if ((w = rf_wsc_tx_flush(wsi, &c->tx)) < 0)
+	if ((w = rf_wsc_tx_flush(wsi, NULL, &c->tx)) < 0)
 		return -1;
 	if (w > 0)
 		c->ka.last_tx = lws_now_usecs();
@@ -512,7 +512,7 @@ tunnel_writeable(struct client_conn *c, struct lws *wsi)
 		    room : c->ws_tx_max)) > 0)
 			if (rf_wsc_batch_add(&b, n) != 0)
 				return -1;
-		if ((w = rf_wsc_batch_send(wsi, &b, &c->tx)) < 0)
+		if ((w = rf_wsc_batch_send(wsi, NULL, &b, &c->tx)) < 0)
 			return -1;
 		if (w > 0)
 			c->ka.last_tx = lws_now_usecs();
@@ -798,7 +798,7 @@ connect_writeable(struct client_conn *c, struct lws *wsi)
 	}
 	if (!c->request_sent)
 		return connect_request(c, wsi);
-	if (rf_wsc_tx_flush(wsi, &c->tx) < 0)
+	if (rf_wsc_tx_flush(wsi, NULL, &c->tx) < 0)
 		return -1;
 	if (rf_buf_len(&c->tx) > 0) {
 		lws_callback_on_writable(wsi);

@@ -559,43 +559,77 @@ tick(lws_sorted_usec_list_t *sul)
 
 /* ------------------------------------------------------------ context -- */
 
-/* The vhosts: the reflector's with the CA file and the proxy. */
-static int
-make_vhosts(struct rf_agent *a, struct lws_vhost **tunnel,
-    struct lws_vhost **target)
-{
-	char proxy[512];
-	const char *why;
-	int r = 0;
+/*
+ * What reaching the reflector takes: the raw vhost of the tunnels (their
+ * WebSocket, TLS and proxy are wslink's), the TLS context that verifies
+ * the reflector against the CA file, the proxy; and the targets' vhost.
+ */
+struct agent_net {
+	struct lws_vhost	*tunnel;
+	struct lws_vhost	*target;
+	SSL_CTX			*tls;
+	struct rf_wsl_proxy	 proxy;
+};
 
-	*tunnel = *target = NULL;
-	proxy[0] = '\0';
-	if (a->s.proxy_url != NULL && rf_wsc_proxy_address(a->s.proxy_url,
-	    a->s.proxy_username, a->s.proxy_password, proxy, sizeof(proxy),
-	    &why) != 0) {
-		error("proxy.url: %s", why);
+static void
+net_free(struct agent_net *n)
+{
+	if (n->tunnel != NULL)
+		lws_vhost_destroy(n->tunnel);
+	if (n->target != NULL)
+		lws_vhost_destroy(n->target);
+	/* Links that are still connecting hold a reference of their own. */
+	SSL_CTX_free(n->tls);
+	explicit_bzero(n, sizeof(*n));
+}
+
+static int
+make_net(struct rf_agent *a, const struct rf_agent_url *url,
+    struct agent_net *n)
+{
+	char why[300];
+	const char *phrase;
+
+	memset(n, 0, sizeof(*n));
+	if (a->s.proxy_url != NULL && rf_wsl_proxy_parse(&n->proxy,
+	    a->s.proxy_url, a->s.proxy_username, a->s.proxy_password,
+	    &phrase) != 0) {
+		error("proxy.url: %s", phrase);
 		return RF_ERR_INVAL;
 	}
-	if ((*tunnel = rf_wsc_vhost_new(a->ctx, "tunnel",
-	    rf_agent_tunnel_protocols, a->s.ca_file, proxy)) == NULL) {
-		error("cannot set up TLS for the reflector%s%s",
-		    a->s.ca_file != NULL ? ": check ca_file " : "",
-		    a->s.ca_file != NULL ? a->s.ca_file : "");
-		r = RF_ERR_TLS;
+	if (url->tls && (n->tls = rf_tlsraw_ctx_new(1, a->s.ca_file, why,
+	    sizeof(why))) == NULL) {
+		error("cannot set up TLS for the reflector: %s", why);
+		net_free(n);
+		return RF_ERR_TLS;
 	}
 	/* The targets are on the device's LAN: never through the proxy. */
-	if (r == 0 && (*target = rf_wsc_vhost_new(a->ctx, "target",
+	if ((n->tunnel = rf_wsc_vhost_new(a->ctx, "tunnel",
+	    rf_agent_tunnel_protocols, NULL, NULL)) == NULL ||
+	    (n->target = rf_wsc_vhost_new(a->ctx, "target",
 	    rf_agent_target_protocols, NULL, NULL)) == NULL) {
-		error("cannot set up the connections to the targets");
-		r = RF_ERR_TLS;
+		error("cannot set up the connections");
+		net_free(n);
+		return RF_ERR_TLS;
 	}
-	explicit_bzero(proxy, sizeof(proxy));
-	if (r != 0) {
-		if (*tunnel != NULL)
-			lws_vhost_destroy(*tunnel);
-		*tunnel = NULL;
-	}
-	return r;
+	return 0;
+}
+
+/* Puts n in use and the one in use before into n. */
+static void
+net_swap(struct rf_agent *a, struct agent_net *n)
+{
+	struct agent_net old;
+
+	old.tunnel = a->vh_tunnel;
+	old.target = a->vh_target;
+	old.tls = a->tunnel_tls;
+	old.proxy = a->proxy;
+	a->vh_tunnel = n->tunnel;
+	a->vh_target = n->target;
+	a->tunnel_tls = n->tls;
+	a->proxy = n->proxy;
+	*n = old;
 }
 
 static int
@@ -633,6 +667,7 @@ int
 rf_agent_new(const struct rf_agent_settings *s, struct rf_agent **out)
 {
 	struct lws_context_creation_info info;
+	struct agent_net net;
 	struct rf_agent *a;
 	size_t i;
 	int r;
@@ -668,8 +703,9 @@ rf_agent_new(const struct rf_agent_settings *s, struct rf_agent **out)
 		error("cannot create the event loop");
 		goto out;
 	}
-	if ((r = make_vhosts(a, &a->vh_tunnel, &a->vh_target)) != 0)
+	if ((r = make_net(a, &a->url, &net)) != 0)
 		goto out;
+	net_swap(a, &net);
 	r = RF_ERR_NOMEM;
 	if ((a->devs = calloc(a->s.ndevices, sizeof(*a->devs))) == NULL)
 		goto out;
@@ -703,6 +739,8 @@ rf_agent_free(struct rf_agent *a)
 		lws_context_destroy(a->ctx);
 	rf_evloop_free(&a->loop);
 	SSL_CTX_free(a->target_tls);
+	SSL_CTX_free(a->tunnel_tls);
+	explicit_bzero(&a->proxy, sizeof(a->proxy));
 	rf_agent_settings_clear(&a->s);
 	free(a);
 }
@@ -828,7 +866,7 @@ int
 rf_agent_configure(struct rf_agent *a, const struct rf_agent_settings *s)
 {
 	struct rf_agent_settings ns;
-	struct lws_vhost *vt = NULL, *vg = NULL, *ot, *og;
+	struct agent_net net;
 	struct rf_agent_url url;
 	int all, r;
 	size_t i;
@@ -842,7 +880,7 @@ rf_agent_configure(struct rf_agent *a, const struct rf_agent_settings *s)
 		struct rf_agent_settings old = a->s;
 
 		a->s = ns;
-		r = make_vhosts(a, &vt, &vg);
+		r = make_net(a, &url, &net);
 		a->s = old;
 		if (r != 0) {
 			rf_agent_settings_clear(&ns);
@@ -851,6 +889,8 @@ rf_agent_configure(struct rf_agent *a, const struct rf_agent_settings *s)
 	}
 	/* Kept devices see the new settings (keepalive, hook) at once. */
 	if ((r = redevice(a, &ns, all)) != 0) {
+		if (all)
+			net_free(&net);
 		rf_agent_settings_clear(&ns);
 		return r;
 	}
@@ -858,13 +898,9 @@ rf_agent_configure(struct rf_agent *a, const struct rf_agent_settings *s)
 	a->s = ns;
 	a->url = url;
 	if (all) {
-		ot = a->vh_tunnel;
-		og = a->vh_target;
-		a->vh_tunnel = vt;
-		a->vh_target = vg;
+		net_swap(a, &net);
 		/* The old tunnels are closing; lws frees a vhost once empty. */
-		lws_vhost_destroy(ot);
-		lws_vhost_destroy(og);
+		net_free(&net);
 	}
 	if (a->started)
 		for (i = 0; i < a->ndevs; i++)

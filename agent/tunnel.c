@@ -3,6 +3,7 @@
  * One device's tunnel: the WebSocket to the reflector (subprotocol
  * com.appinf.webtunnel.server/1.0) and the channels it carries, each a raw
  * lws client connection to the device's target host (WEBTUNNEL.md §2-3).
+ * The WebSocket is ours over an lws raw connection (wslink.h says why).
  *
  * Lifecycle.  agent_tunnel_connect starts the WebSocket; the handshake
  * sends the credentials and one X-PTTH-Set-Property header per property,
@@ -38,9 +39,8 @@
  * AGENT_EXT_WINDOW bytes in flight per channel; more is ERROR(PROTOCOL)
  * on the channel.  Bytes are granted back as they are written to the
  * target, a quarter window at a time, so a slow target holds back its
- * own channel and never the tunnel (lws_rx_flow_control is for the plain
- * protocol only).  The lws WebSocket client still parses every byte it
- * receives (PLATFORM-NOTES): that, not the frame size, bounds downloads.
+ * own channel and never the tunnel (pausing the link is for the plain
+ * protocol only).
  */
 #include <sys/socket.h>
 #include <errno.h>
@@ -54,6 +54,7 @@
 #include "err.h"
 #include "log.h"
 #include "rfagent.h"
+#include "wslink.h"
 #include "wt.h"
 
 /* A frame is made only where this much room is left in the batch. */
@@ -66,12 +67,8 @@ static int	target_cb(struct lws *, enum lws_callback_reasons, void *,
 		    void *, size_t);
 
 const struct lws_protocols rf_agent_tunnel_protocols[] = {
-	/*
-	 * rx_buffer_size stays small: it is allocated per connection up
-	 * front, and an idle tunnel should cost little (PLATFORM-NOTES).
-	 * Frames are written past lws (rf_wsc_batch_send); lws, a PING.
-	 */
-	{ AGENT_TUNNEL_PROTO, tunnel_cb, 0, 4096, 0, NULL, 0 },
+	/* A raw connection: everything on it is wslink's and ours. */
+	{ AGENT_TUNNEL_LWS, tunnel_cb, 0, 0, 0, NULL, 0 },
 	{ NULL, NULL, 0, 0, 0, NULL, 0 }
 };
 
@@ -94,6 +91,7 @@ chan_find(struct agent_dev *d, uint16_t id)
 }
 
 static int	tunnel_writeable(struct agent_dev *, struct lws *);
+static void	link_failed(struct agent_dev *);
 static int	target_writeable(struct agent_chan *, struct lws *);
 
 /*
@@ -158,6 +156,20 @@ ctrl_put(struct agent_dev *d, uint8_t op, uint16_t channel, uint32_t arg)
 	want_write(d);
 }
 
+/* Messages the link kept while the tunnel was paused. */
+static void
+dev_resume(struct rf_evflush *fl)
+{
+	struct agent_dev *d = lws_container_of(fl, struct agent_dev, rxflush);
+
+	if (d->wsi == NULL || d->dead || d->paused)
+		return;
+	if (rf_wsl_rx(&d->link, d->wsi, NULL, 0) != 0) {
+		link_failed(d);
+		lws_set_timeout(d->wsi, 1, LWS_TO_KILL_ASYNC);
+	}
+}
+
 /* The tunnel reads again once no channel is over its high water mark. */
 static void
 chan_unover(struct agent_chan *c)
@@ -169,7 +181,9 @@ chan_unover(struct agent_chan *c)
 	c->over = 0;
 	if (--d->nover == 0 && d->paused && d->wsi != NULL) {
 		d->paused = 0;
-		lws_rx_flow_control(d->wsi, 1);
+		rf_wsl_pause(&d->link, d->wsi, 0);
+		/* What the link read already goes first, from the loop. */
+		rf_evloop_flush_later(&d->agent->loop, &d->rxflush, dev_resume);
 	}
 }
 
@@ -353,7 +367,7 @@ chan_data(struct agent_dev *d, struct agent_chan *c, const void *p,
 		c->over = 1;
 		if (d->nover++ == 0 && !d->paused && d->wsi != NULL) {
 			d->paused = 1;
-			lws_rx_flow_control(d->wsi, 0);
+			rf_wsl_pause(&d->link, d->wsi, 1);
 		}
 	}
 }
@@ -464,30 +478,16 @@ handle_frame(struct agent_dev *d, const unsigned char *msg, size_t len)
 	}
 }
 
-/* Reassembles a message that lws delivers in pieces. */
+/* A whole message from the reflector (wslink's ops->message). */
 static int
-tunnel_rx(struct agent_dev *d, struct lws *wsi, const void *in, size_t len)
+link_message(void *arg, int binary, const unsigned char *p, size_t len)
 {
-	if (lws_is_first_fragment(wsi))
-		d->rxlen = 0;
-	if (d->rxlen + len > AGENT_RX_MAX) {
-		error("%s: the reflector sent a message larger than %d bytes; "
-		    "reconnecting", d->conf.id, AGENT_RX_MAX);
-		return -1;
-	}
-	if (d->rx == NULL && (d->rx = malloc(AGENT_RX_MAX)) == NULL) {
-		error("%s: out of memory", d->conf.id);
-		return -1;
-	}
-	rf_copy(d->rx + d->rxlen, in, len);
-	d->rxlen += len;
-	if (!lws_is_final_fragment(wsi) || lws_remaining_packet_payload(wsi))
-		return 0;
-	if (!lws_frame_is_binary(wsi))
+	struct agent_dev *d = arg;
+
+	if (!binary)
 		verbose("%s: text message ignored", d->conf.id);
 	else
-		handle_frame(d, d->rx, d->rxlen);
-	d->rxlen = 0;
+		handle_frame(d, p, len);
 	return 0;
 }
 
@@ -556,30 +556,27 @@ next_frame(struct agent_dev *d, unsigned char *buf, size_t room)
 
 /*
  * Frames go out in batches (rf_wsc_batch_send): what the socket does not
- * take waits in d->tx and goes first next time.  A PING is left to lws
- * only while nothing waits there (lws would put it in the middle).
+ * take waits in d->tx and goes first next time, and a PING or the PONG
+ * owed to the reflector starts the next batch.
  */
 static int
 tunnel_writeable(struct agent_dev *d, struct lws *wsi)
 {
-	unsigned char ping[LWS_PRE + 1], *p;
 	struct rf_wsc_batch b;
+	unsigned char *p;
 	size_t n = 0, room;
 	long w;
 
-	if ((w = rf_wsc_tx_flush(wsi, &d->tx)) < 0)
+	if ((w = rf_wsc_tx_flush(wsi, &d->link, &d->tx)) < 0)
 		return -1;
 	if (w > 0)
 		d->ka.last_tx = lws_now_usecs();
 	if (rf_buf_len(&d->tx) > 0)
 		goto later;
-	if (d->ping_due) {
-		d->ping_due = 0;
-		if (lws_write(wsi, ping + LWS_PRE, 0, LWS_WRITE_PING) < 0)
-			return -1;
-		d->ka.last_tx = lws_now_usecs();
-	}
 	rf_wsc_batch_init(&b, d->agent->txbuf, sizeof(d->agent->txbuf));
+	if (d->ping_due && rf_wsc_batch_control(&b, RF_WS_PING, NULL, 0) == 0)
+		d->ping_due = 0;
+	(void)rf_wsl_pong(&d->link, &b);
 	for (;;) {
 		while ((p = rf_wsc_batch_room(&b, TUNNEL_TX_MIN, &room)) !=
 		    NULL && (n = next_frame(d, p, room)) > 0)
@@ -587,7 +584,7 @@ tunnel_writeable(struct agent_dev *d, struct lws *wsi)
 				return -1;
 		if (b.len == 0)
 			return 0;
-		if ((w = rf_wsc_batch_send(wsi, &b, &d->tx)) < 0)
+		if ((w = rf_wsc_batch_send(wsi, &d->link, &b, &d->tx)) < 0)
 			return -1;
 		if (w > 0)
 			d->ka.last_tx = lws_now_usecs();
@@ -604,30 +601,27 @@ later:
 /* ---------------------------------------------------------- handshake -- */
 
 static int
-append_headers(struct agent_dev *d, char **p, size_t room)
+append_headers(struct agent_dev *d, struct rf_buf *h)
 {
-	char user[300], auth[700], ext[64], *end = *p + room;
+	char user[300], auth[700], ext[64], props[8192];
 	struct rf_wt_ext ours;
-	int n;
+	int n, r;
 
 	n = snprintf(user, sizeof(user), "%s@%s", d->conf.id, d->conf.group);
 	if (n < 0 || (size_t)n >= sizeof(user) ||
 	    rf_wsc_basic(user, d->conf.password, auth, sizeof(auth)) != 0)
 		goto toolong;
-	n = snprintf(*p, (size_t)(end - *p), "Authorization: %s\r\n", auth);
+	r = rf_buf_putf(h, "Authorization: %s\r\n", auth);
 	explicit_bzero(auth, sizeof(auth));
-	if (n < 0 || n >= end - *p)
+	if (r != 0)
 		goto toolong;
-	*p += n;
-	if ((n = rf_agent_property_headers(&d->conf, *p,
-	    (size_t)(end - *p))) < 0)
+	if ((n = rf_agent_property_headers(&d->conf, props,
+	    sizeof(props))) < 0 || rf_buf_put(h, props, (size_t)n) != 0)
 		goto toolong;
-	*p += n;
 	ours.frame = AGENT_EXT_FRAME;
 	ours.window = AGENT_EXT_WINDOW;
-	if (rf_wt_ext_format(&ours, ext, sizeof(ext)) != 0)
-		goto toolong;
-	n = snprintf(*p, (size_t)(end - *p), "X-WebTunnel-KeepAlive: %d\r\n"
+	if (rf_wt_ext_format(&ours, ext, sizeof(ext)) != 0 ||
+	    rf_buf_putf(h, "X-WebTunnel-KeepAlive: %d\r\n"
 	    RF_WT_EXT_HEADER ": %s\r\n"
 	    "User-Agent: reflector-agent/%s\r\n", d->agent->s.keepalive, ext,
 #ifdef RF_VERSION
@@ -635,10 +629,8 @@ append_headers(struct agent_dev *d, char **p, size_t room)
 #else
 	    "0"
 #endif
-	    );
-	if (n < 0 || n >= end - *p)
+	    ) != 0 || rf_buf_put_u8(h, '\0') != 0)
 		goto toolong;
-	*p += n;
 	return 0;
 toolong:
 	snprintf(d->st.last_error, sizeof(d->st.last_error),
@@ -652,7 +644,7 @@ toolong:
  * valid one.  Anything else is the plain protocol, never a failure.
  */
 static void
-check_extension(struct agent_dev *d, struct lws *wsi)
+check_extension(struct agent_dev *d)
 {
 	struct rf_wt_ext theirs;
 	char v[128];
@@ -661,13 +653,13 @@ check_extension(struct agent_dev *d, struct lws *wsi)
 	d->ext = 0;
 	d->tx_frame = RF_WT_STOCK_PAYLOAD_MAX;
 	d->tx_window = 0;
-	if ((r = rf_wsc_ext_read(wsi, &theirs, v, sizeof(v))) ==
+	if ((r = rf_wsl_header(&d->link, RF_WT_EXT_HEADER, v, sizeof(v))) ==
 	    RF_ERR_NOTFOUND) {
 		verbose("%s: the reflector speaks the plain protocol",
 		    d->conf.id);
 		return;
 	}
-	if (r != 0) {
+	if (r != 0 || rf_wt_ext_parse(v, &theirs) != 0) {
 		logit("%s: unusable %s answer \"%.60s\": plain protocol",
 		    d->conf.id, RF_WT_EXT_HEADER, v);
 		return;
@@ -680,29 +672,36 @@ check_extension(struct agent_dev *d, struct lws *wsi)
 	    (unsigned)d->tx_window, (unsigned)AGENT_EXT_WINDOW);
 }
 
-/* A 101 must name our subprotocol exactly, as a stock agent requires. */
+/* The 101 came and passed wslink's checks: the tunnel is up. */
 static int
-check_upgrade(struct agent_dev *d, struct lws *wsi)
+link_open(void *arg)
 {
-	if (rf_wsc_check_subprotocol(wsi, AGENT_TUNNEL_PROTO,
-	    d->st.last_error, sizeof(d->st.last_error)) == 0) {
-		check_extension(d, wsi);
-		return 0;
-	}
-	d->reason_set = 1;
-	return -1;
+	struct agent_dev *d = arg;
+
+	check_extension(d);
+	d->wsi = d->cwsi;
+	rf_wsc_ka_start(&d->ka, d->agent->s.keepalive, lws_now_usecs());
+	agent_dev_up(d);
+	return 0;
 }
 
-/* Turns lws's connection error into a sentence for the log. */
 static void
-connect_error(struct agent_dev *d, struct lws *wsi, const char *in)
+link_want_write(void *arg)
 {
-	struct rf_wsc_failure f;
+	want_write(arg);
+}
 
+static const struct rf_wsl_ops link_ops = {
+	link_open, link_message, link_want_write
+};
+
+/* Why the link failed, as a sentence for the log, unless one was set. */
+static void
+link_failed(struct agent_dev *d)
+{
 	if (d->reason_set)
 		return;
-	rf_wsc_failure_read(wsi, in, &f);
-	rf_wsc_failure_text(&f, "check the id, group and password",
+	rf_wsc_failure_text(&d->link.fail, "check the id, group and password",
 	    "proxy.username and proxy.password", d->st.last_error,
 	    sizeof(d->st.last_error));
 	d->reason_set = 1;
@@ -714,9 +713,14 @@ tunnel_gone(struct agent_dev *d, struct lws *wsi, const char *why)
 	struct agent_chan *c;
 	struct agent_ctrl *f;
 
-	if (d->wsi != wsi && d->wsi != NULL)
+	/* Late news of a connection that is no longer the device's. */
+	if (wsi != NULL && (d->wsi != NULL ? wsi != d->wsi :
+	    d->cwsi != NULL && wsi != d->cwsi))
 		return;
+	if (wsi != NULL)
+		lws_set_opaque_user_data(wsi, NULL);
 	rf_evloop_flush_cancel(&d->agent->loop, &d->flush);
+	rf_evloop_flush_cancel(&d->agent->loop, &d->rxflush);
 	d->dead = 0;
 	d->wsi = NULL;
 	d->cwsi = NULL;
@@ -726,13 +730,11 @@ tunnel_gone(struct agent_dev *d, struct lws *wsi, const char *why)
 		STAILQ_REMOVE_HEAD(&d->ctrl, entry);
 		free(f);
 	}
-	free(d->rx);
-	d->rx = NULL;
 	rf_buf_free(&d->tx);
-	d->rxlen = 0;
 	d->nover = 0;
 	d->paused = 0;
 	d->next = NULL;
+	rf_wsl_free(&d->link);
 	agent_dev_down(d, why);
 }
 
@@ -742,64 +744,50 @@ tunnel_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 {
 	struct agent_dev *d = lws_get_opaque_user_data(wsi);
 
+	(void)user;
 	if (d == NULL)
-		return reason == LWS_CALLBACK_CLIENT_WRITEABLE ? -1 : 0;
+		return reason == LWS_CALLBACK_RAW_RX ||
+		    reason == LWS_CALLBACK_RAW_WRITEABLE ||
+		    reason == LWS_CALLBACK_RAW_CONNECTED ? -1 : 0;
 	switch (reason) {
-	case LWS_CALLBACK_CLIENT_APPEND_HANDSHAKE_HEADER:
-		return append_headers(d, (char **)in, len);
-	case LWS_CALLBACK_CLIENT_FILTER_PRE_ESTABLISH:
-		return check_upgrade(d, wsi);
-	case LWS_CALLBACK_CLIENT_ESTABLISHED:
-		d->wsi = wsi;
-		rf_wsc_ka_start(&d->ka, d->agent->s.keepalive,
-		    lws_now_usecs());
-		agent_dev_up(d);
-		break;
 	case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
-		connect_error(d, wsi, in);
+		rf_wsl_failed(&d->link, in);
+		link_failed(d);
 		tunnel_gone(d, wsi, d->st.last_error);
 		break;
-	case LWS_CALLBACK_CLIENT_RECEIVE:
+	case LWS_CALLBACK_RAW_CONNECTED:
+		if (rf_wsl_connected(&d->link, wsi) != 0) {
+			link_failed(d);
+			return -1;
+		}
+		break;
+	case LWS_CALLBACK_RAW_RX:
 		if (d->dead)
 			return -1;
 		d->ka.last_rx = lws_now_usecs();
-		return tunnel_rx(d, wsi, in, len);
-	case LWS_CALLBACK_CLIENT_RECEIVE_PONG:
-		d->ka.last_rx = lws_now_usecs();
-		break;
-	case LWS_CALLBACK_CLIENT_WRITEABLE:
-		return d->dead ? -1 : tunnel_writeable(d, wsi);
-	case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
-		if (!d->reason_set) {
-			snprintf(d->st.last_error, sizeof(d->st.last_error),
-			    "the reflector closed the tunnel");
-			d->reason_set = 1;
+		if (rf_wsl_rx(&d->link, wsi, in, len) != 0) {
+			link_failed(d);
+			return -1;
 		}
 		break;
-	case LWS_CALLBACK_CLIENT_CLOSED:
-		tunnel_gone(d, wsi, d->reason_set ? d->st.last_error :
-		    "the connection closed");
+	case LWS_CALLBACK_RAW_WRITEABLE:
+		if (d->dead || rf_wsl_flush(&d->link, wsi) != 0)
+			return -1;
+		return rf_wsl_is_open(&d->link) ? tunnel_writeable(d, wsi) : 0;
+	case LWS_CALLBACK_RAW_CLOSE:
+		rf_wsl_failed(&d->link, NULL);
+		link_failed(d);
+		tunnel_gone(d, wsi, d->st.last_error);
 		break;
 	case LWS_CALLBACK_WSI_DESTROY:
-		/*
-		 * lws 4.1.6 ends a client whose upgrade is never answered (its
-		 * 5 s timeout) with neither CONNECTION_ERROR nor CLOSED, and
-		 * leaves ci.pwsi pointing at the freed wsi: without this the
-		 * device would stay "connecting" for good, and stopping would
-		 * touch freed memory.
-		 */
-		if (d->wsi == wsi)
-			tunnel_gone(d, wsi, d->reason_set ?
-			    d->st.last_error : "the connection closed");
-		else if (d->wsi == NULL && d->cwsi == wsi)
-			tunnel_gone(d, wsi, d->reason_set ?
-			    d->st.last_error :
-			    "no answer to the upgrade request");
+		/* Gone without either of the above: never seen, but final. */
+		rf_wsl_failed(&d->link, NULL);
+		link_failed(d);
+		tunnel_gone(d, wsi, d->st.last_error);
 		break;
 	default:
 		break;
 	}
-	(void)user;
 	return 0;
 }
 
@@ -807,22 +795,9 @@ void
 agent_tunnel_connect(struct agent_dev *d)
 {
 	struct rf_agent *a = d->agent;
-	struct lws_client_connect_info ci;
+	struct rf_wsl_conf lc;
+	struct rf_buf h;
 
-	memset(&ci, 0, sizeof(ci));
-	ci.context = a->ctx;
-	ci.vhost = a->vh_tunnel;
-	ci.address = a->url.host;
-	ci.port = a->url.port;
-	ci.path = a->url.path;
-	ci.host = a->url.host;
-	ci.origin = a->url.host;
-	ci.protocol = AGENT_TUNNEL_PROTO;
-	ci.local_protocol_name = AGENT_TUNNEL_PROTO;
-	ci.ietf_version_or_minus_one = -1;
-	ci.ssl_connection = a->url.tls ? LCCSCF_USE_SSL : 0;
-	ci.opaque_user_data = d;
-	ci.pwsi = &d->cwsi;
 	d->reason_set = 0;
 	d->st.last_error[0] = '\0';
 	d->established = 0;
@@ -832,14 +807,34 @@ agent_tunnel_connect(struct agent_dev *d)
 	d->st.state = RF_AGENT_CONNECTING;
 	d->connect_start = lws_now_usecs();
 	verbose("%s: connecting to %s", d->conf.id, a->s.reflector);
-	/* d->wsi is set only on ESTABLISHED; until then lws owns it. */
+	/* d->wsi is set once the 101 came; until then d->cwsi is all. */
 	d->wsi = NULL;
-	if (lws_client_connect_via_info(&ci) == NULL && !d->reason_set) {
-		snprintf(d->st.last_error, sizeof(d->st.last_error),
-		    "cannot start a connection to %.200s", a->url.host);
-		d->reason_set = 1;
+	rf_buf_init(&h, 16 * 1024);
+	if (append_headers(d, &h) != 0) {
+		rf_buf_free(&h);
+		tunnel_gone(d, NULL, d->st.last_error);
+		return;
+	}
+	memset(&lc, 0, sizeof(lc));
+	lc.ctx = a->ctx;
+	lc.vhost = a->vh_tunnel;
+	lc.lws_protocol = AGENT_TUNNEL_LWS;
+	lc.opaque = d;
+	lc.pwsi = &d->cwsi;
+	lc.host = a->url.host;
+	lc.port = a->url.port;
+	lc.path = a->url.path;
+	lc.tls = a->url.tls ? a->tunnel_tls : NULL;
+	lc.proxy = &a->proxy;
+	lc.subprotocol = AGENT_TUNNEL_PROTO;
+	lc.max_message = AGENT_RX_MAX;
+	if (rf_wsl_connect(&d->link, &lc, (const char *)rf_buf_ptr(&h),
+	    &link_ops, d) != 0 && d->cwsi == NULL && !d->reason_set) {
+		link_failed(d);
 		tunnel_gone(d, NULL, d->st.last_error);
 	}
+	explicit_bzero((void *)rf_buf_ptr(&h), rf_buf_len(&h));
+	rf_buf_free(&h);
 }
 
 void
@@ -850,6 +845,7 @@ agent_tunnel_drop(struct agent_dev *d)
 	struct agent_ctrl *f;
 
 	rf_evloop_flush_cancel(&d->agent->loop, &d->flush);
+	rf_evloop_flush_cancel(&d->agent->loop, &d->rxflush);
 	d->dead = 0;
 	while ((c = TAILQ_FIRST(&d->chans)) != NULL)
 		chan_free(c);
@@ -857,8 +853,9 @@ agent_tunnel_drop(struct agent_dev *d)
 		STAILQ_REMOVE_HEAD(&d->ctrl, entry);
 		free(f);
 	}
-	free(d->rx);
-	d->rx = NULL;
+	/* A CLOSE and close_notify, as far as the socket takes them now. */
+	rf_wsl_close(&d->link, wsi, RF_WS_CLOSE_GOING_AWAY, &d->tx);
+	rf_wsl_free(&d->link);
 	rf_buf_free(&d->tx);
 	d->wsi = NULL;
 	d->cwsi = NULL;

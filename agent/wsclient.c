@@ -16,6 +16,7 @@
 #include "log.h"
 #include "rfagent.h"
 #include "wsclient.h"
+#include "wslink.h"
 #include "ws.h"
 #include "wt.h"
 
@@ -296,7 +297,18 @@ void
 rf_wsc_failure_text(const struct rf_wsc_failure *f, const char *hint401,
     const char *hint407, char *buf, size_t len)
 {
-	if (f->proxy)
+	int auth;
+
+	/* tinyproxy says 401 where RFC 9110 says 407. */
+	auth = f->proxy_status == 407 || f->proxy_status == 401;
+	if (f->proxy && f->proxy_status > 0)
+		snprintf(buf, len, "the proxy refused the CONNECT with %d%s%s%s",
+		    f->proxy_status, auth ? " (check " : "", auth ?
+		    hint407 != NULL ? hint407 : "its user name and password" :
+		    "", auth ? ")" : "");
+	else if (f->proxy && strcmp(f->detail, "proxy not h1") != 0)
+		snprintf(buf, len, "%s", f->detail);
+	else if (f->proxy)
 		snprintf(buf, len, "the proxy refused the CONNECT (407 Proxy "
 		    "Authentication Required? check %s), or its answer came "
 		    "in pieces lws cannot read", hint407 != NULL ? hint407 :
@@ -410,8 +422,36 @@ rf_wsc_batch_add(struct rf_wsc_batch *b, size_t len)
 	return 0;
 }
 
+int
+rf_wsc_batch_control(struct rf_wsc_batch *b, uint8_t opcode, const void *p,
+    size_t len)
+{
+	uint8_t key[4];
+	size_t n;
+
+	if (len > RF_WS_CONTROL_MAX ||
+	    b->cap - b->len < RF_WS_HEADER_MAX + len ||
+	    batch_key(b, key) != 0 || (n = rf_ws_frame_header(b->buf + b->len,
+	    1, opcode, len, key)) == 0)
+		return -1;
+	if (len > 0)
+		memcpy(b->buf + b->len + n, p, len);
+	rf_ws_mask(b->buf + b->len + n, len, key, 0);
+	b->len += n + len;
+	return 0;
+}
+
+/* One write: through the link, or rf_evloop_write. */
+static long
+link_write(struct lws *wsi, struct rf_wsl *link, const void *p, size_t len)
+{
+	return link != NULL ? rf_wsl_write(link, wsi, p, len) :
+	    rf_evloop_write(wsi, p, len);
+}
+
 long
-rf_wsc_batch_send(struct lws *wsi, struct rf_wsc_batch *b, struct rf_buf *tx)
+rf_wsc_batch_send(struct lws *wsi, struct rf_wsl *link,
+    struct rf_wsc_batch *b, struct rf_buf *tx)
 {
 	size_t n = b->len;
 	long w;
@@ -419,7 +459,7 @@ rf_wsc_batch_send(struct lws *wsi, struct rf_wsc_batch *b, struct rf_buf *tx)
 	b->len = 0;
 	if (n == 0)
 		return 0;
-	if ((w = rf_evloop_write(wsi, b->buf, n)) < 0)
+	if ((w = link_write(wsi, link, b->buf, n)) < 0)
 		return -1;
 	if ((size_t)w < n && rf_buf_put(tx, b->buf + w, n - (size_t)w) != 0)
 		return -1;
@@ -427,13 +467,13 @@ rf_wsc_batch_send(struct lws *wsi, struct rf_wsc_batch *b, struct rf_buf *tx)
 }
 
 long
-rf_wsc_tx_flush(struct lws *wsi, struct rf_buf *tx)
+rf_wsc_tx_flush(struct lws *wsi, struct rf_wsl *link, struct rf_buf *tx)
 {
 	long w;
 
 	if (rf_buf_len(tx) == 0)
 		return 0;
-	if ((w = rf_evloop_write(wsi, rf_buf_ptr(tx), rf_buf_len(tx))) < 0)
+	if ((w = link_write(wsi, link, rf_buf_ptr(tx), rf_buf_len(tx))) < 0)
 		return -1;
 	rf_buf_consume(tx, (size_t)w);
 	if (rf_buf_len(tx) == 0)

@@ -110,6 +110,7 @@ int	rf_wsc_ext_read(struct lws *, struct rf_wt_ext *theirs, char *raw,
 struct rf_wsc_failure {
 	int	 status;	/* the HTTP status, 0 if none came */
 	int	 proxy;		/* the CONNECT proxy refused or failed */
+	int	 proxy_status;	/* what it answered, 0 if unknown */
 	int	 tls;		/* TLS failed: certificate or handshake */
 	char	 reason[160];	/* X-PTTH-Error (or X-WebTunnel-Error) */
 	char	 detail[200];	/* what lws said */
@@ -172,14 +173,22 @@ unsigned char *rf_wsc_batch_room(struct rf_wsc_batch *, size_t min,
 /* Frames the len bytes written at the room as one binary message. */
 int	rf_wsc_batch_add(struct rf_wsc_batch *, size_t len);
 /*
- * Sends and empties the batch with rf_evloop_write (evloop.h): what the
- * socket does not take goes into tx, which must be empty, to go first
- * next time.  The bytes written, or -1 when the connection failed.
+ * A control frame (PING, PONG, CLOSE: at most 125 payload bytes) at the
+ * batch's end; -1 when it has no room or the opcode is not one.
  */
-long	rf_wsc_batch_send(struct lws *, struct rf_wsc_batch *,
-	    struct rf_buf *tx);
+int	rf_wsc_batch_control(struct rf_wsc_batch *, uint8_t opcode,
+	    const void *p, size_t len);
+struct rf_wsl;
+/*
+ * Sends and empties the batch with rf_evloop_write (evloop.h), or through
+ * link (wslink.h) when it is not NULL: what the socket does not take goes
+ * into tx, which must be empty, to go first next time.  The bytes
+ * written, or -1 when the connection failed.
+ */
+long	rf_wsc_batch_send(struct lws *, struct rf_wsl *link,
+	    struct rf_wsc_batch *, struct rf_buf *tx);
 /* Writes what waits in tx while the socket takes it; as above. */
-long	rf_wsc_tx_flush(struct lws *, struct rf_buf *tx);
+long	rf_wsc_tx_flush(struct lws *, struct rf_wsl *link, struct rf_buf *tx);
 
 /* ------------------------------------------------------- keep-alive -- */
 
