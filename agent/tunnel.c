@@ -884,7 +884,14 @@ agent_tunnel_tick(struct agent_dev *d, int64_t now)
 		return;
 	/* Kept devices see a reloaded keepalive at once. */
 	d->ka.interval = (int64_t)d->agent->s.keepalive * LWS_US_PER_SEC;
-	/* The reflector answers every PING, so silence means it is gone. */
+	/*
+	 * The reflector answers every PING, so silence means it is gone;
+	 * but not while we read nothing ourselves (a slow target paused the
+	 * tunnel): its answers wait in our socket, and the clock starts
+	 * again when reading does.
+	 */
+	if (d->paused)
+		d->ka.last_rx = now;
 	if ((ka = rf_wsc_ka_check(&d->ka, now)) < 0) {
 		snprintf(d->st.last_error, sizeof(d->st.last_error),
 		    "no answer from the reflector for %lld s",

@@ -2,17 +2,18 @@
 # SPDX-License-Identifier: BSD-2-Clause
 #
 # t/lib/fake-reflector.py: a scripted WebTunnel server peer for the agent's
-# protocol tests (t/3003-agent-tunnel.t): it plays the cases a real
-# reflectord never produces (a 101 without the subprotocol, an unknown
-# opcode, a port outside the allow-list) and checks the exact upgrade the
-# agent sends.  End-to-end behaviour is tested against the real reflectord
-# (t/3001, t/4001).  It accepts one device tunnel over TLS, runs a script
-# of frames and prints what it sees, one line each, to stdout.  Standard
-# library only.
+# protocol tests (t/3003-agent-tunnel.t, t/3006-agent-wslink.t): it plays
+# the cases a real reflectord never produces (a 101 without the
+# subprotocol, an unknown opcode, a port outside the allow-list, frames cut
+# and interleaved at will) and checks the exact upgrade the agent sends.
+# End-to-end behaviour is tested against the real reflectord (t/3001,
+# t/4001).  It accepts one device tunnel at a time over TLS (or plain),
+# runs a script of frames and prints what it sees, one line each, to
+# stdout.  Standard library only.
 #
 #   fake-reflector.py CERT KEY PORT SCRIPT
 #
-# SCRIPT is one of:
+# CERT and KEY "-" (both): plain ws://, no TLS.  SCRIPT is one of:
 #   echo PORT   open channel 1 to PORT, send "hello\n", read the answer
 #               until the agent sends CLOSE, send CLOSE; then open channel
 #               2 to port 1 (not allowed) and report the OPEN_FAULT; then a
@@ -28,13 +29,47 @@
 #               none, as a stock reflector), echo N bytes of the client's
 #               messages back in messages of at most 2048 bytes, print the
 #               largest message the client sent, then close with 1000
+#
+# The agent's own WebSocket (agent/wslink.c, t/3006-agent-wslink.t):
+#   wire PORT   the 101 and an OPEN_REQUEST for channel 1 to PORT in one
+#               write; a PING "are-you-there" ("pong are-you-there" when
+#               the PONG comes back with it, masked); DATA "hello\n" for
+#               channel 1 in 3 fragments with a PING ("between", "again")
+#               after the first two ("data hello" for the echo); a text
+#               message, then a PING "still-there"; CLOSE for channel 1
+#               ("close 1" for the agent's); a WebSocket CLOSE 1000, then
+#               what the agent answers ("close-answer CODE", any other
+#               frame "after-close OP") until it closes ("closed").  Any
+#               later connection is served as "idle"
+#   badaccept   answer 101 with the subprotocol and a wrong
+#               Sec-WebSocket-Accept, each time
+#   refuse      answer 403 with X-PTTH-Error "Device not allowed here"
+#   dribble PORT
+#               the 101 one byte a write ("dribbled BYTES"), then the
+#               OPEN_REQUEST for channel 1 to PORT the same way; "hello\n"
+#               and CLOSE on it ("data hello", "close 1"); then as "idle"
+#   flood PORT N
+#               open channel 1 to PORT, send N random bytes in DATA frames
+#               of 2048 bytes, 48 KiB a write, each write ending in a PING
+#               and the next sent only after its PONG; then CLOSE and a
+#               last PING: "flood-stalled SENT" once a PONG has not come
+#               in a second, times RF_TEST_TIMEOUT_MULT (the agent stopped
+#               reading; SENT: the bytes sent so far), "flood-resumed"
+#               when it comes, "flood-sent N SHA256" when all is out,
+#               "close 1" for the agent's CLOSE; then as "idle"
+#   idle        a good 101 ("idle-open"), then answer PINGs until the end:
+#               "ws-close CODE" for the agent's CLOSE, "hold-closed"
+#
+# Every frame the agent sends must be masked ("unmasked OP" otherwise).
 import base64
 import hashlib
 import os
+import select
 import socket
 import ssl
 import struct
 import sys
+import time
 
 GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 PROTO = "com.appinf.webtunnel.server/1.0"
@@ -98,8 +133,10 @@ def next_frame(s):
 
 def main():
     cert, key, port, script = sys.argv[1:5]
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    ctx.load_cert_chain(cert, key)
+    ctx = None
+    if cert != "-":
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(cert, key)
     ls = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     ls.bind(("127.0.0.1", int(port)))
@@ -108,17 +145,25 @@ def main():
     held = []
     while True:
         raw, _ = ls.accept()
+        if script in WSLINK:
+            raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            raw.settimeout(30)
         try:
-            s = ctx.wrap_socket(raw, server_side=True)
+            s = ctx.wrap_socket(raw, server_side=True) if ctx else raw
         except (ssl.SSLError, OSError) as e:
             say("tls-error", e)
             continue
         head = b""
-        while b"\r\n\r\n" not in head:
-            c = s.recv(4096)
-            if not c:
-                break
-            head += c
+        try:
+            while b"\r\n\r\n" not in head:
+                c = s.recv(4096)
+                if not c:
+                    break
+                head += c
+        except (OSError, ssl.SSLError) as e:
+            say("aborted", type(e).__name__, e)
+            s.close()
+            continue
         lines = head.decode("latin-1").split("\r\n")
         hdrs = {}
         props = []
@@ -153,6 +198,13 @@ def main():
                 "Sec-WebSocket-Accept: " + acc.decode() + "\r\n")
         if script != "subproto":
             resp += "Sec-WebSocket-Protocol: " + PROTO + "\r\n"
+        if script in WSLINK:
+            try:
+                script = run_wslink(s, script, (resp + "\r\n").encode())
+            except (EOFError, OSError, ssl.SSLError) as e:
+                say("aborted", type(e).__name__, e)
+            s.close()
+            continue
         s.sendall((resp + "\r\n").encode())
         if script == "subproto":
             try:
@@ -253,6 +305,272 @@ def run_echo(s, port):
     # Wait for the agent to go.
     while True:
         next_frame(s)
+
+
+# ------------------------------------------------ the agent's own link --
+
+WSLINK = ("wire", "badaccept", "refuse", "dribble", "flood", "idle")
+
+
+def ws_frame(payload, op=2, fin=True):
+    """A server frame (unmasked), FIN as given."""
+    n = len(payload)
+    b0 = (0x80 if fin else 0) | op
+    if n < 126:
+        h = struct.pack(">BB", b0, n)
+    elif n < 65536:
+        h = struct.pack(">BBH", b0, 126, n)
+    else:
+        h = struct.pack(">BBQ", b0, 127, n)
+    return h + payload
+
+
+def read_frame(s):
+    """One frame from the agent: (fin, opcode, payload); it must be masked."""
+    h = read_exact(s, 2)
+    fin, op, ln = h[0] >> 7, h[0] & 0x0F, h[1] & 0x7F
+    if ln == 126:
+        ln = struct.unpack(">H", read_exact(s, 2))[0]
+    elif ln == 127:
+        ln = struct.unpack(">Q", read_exact(s, 8))[0]
+    if not h[1] & 0x80:
+        say("unmasked", op)
+    mask = read_exact(s, 4) if h[1] & 0x80 else b"\0\0\0\0"
+    data = bytes(b ^ mask[i % 4] for i, b in enumerate(read_exact(s, ln)))
+    return fin, op, data
+
+
+def close_code(data):
+    return struct.unpack(">H", data[:2])[0] if len(data) >= 2 else "-"
+
+
+def take(s):
+    """The agent's next PONG ("pong", payload) or binary message ("bin",
+    payload); its PINGs are answered."""
+    while True:
+        fin, op, data = read_frame(s)
+        if op == 9:
+            s.sendall(ws_frame(data, 10))
+        elif op == 10:
+            say("pong", data.decode(errors="replace"))
+            return "pong", data
+        elif op == 8:
+            say("close-answer", close_code(data))
+            raise EOFError
+        elif op == 2 and fin:
+            return "bin", data
+        else:
+            say("unexpected-frame", op, fin)
+
+
+def hold(s):
+    """Answers PINGs until the agent goes."""
+    try:
+        while True:
+            fin, op, data = read_frame(s)
+            if op == 9:
+                s.sendall(ws_frame(data, 10))
+            elif op == 8:
+                say("ws-close", close_code(data))
+    except (EOFError, OSError, ssl.SSLError):
+        say("hold-closed")
+
+
+def dribble(s, data):
+    """data one byte a write, a couple of seconds at most."""
+    pause = min(0.005, 2.0 / max(len(data), 1))
+    for i in range(len(data)):
+        s.sendall(data[i:i + 1])
+        time.sleep(pause)
+
+
+def wt_op(data):
+    return data[0], struct.unpack(">H", data[2:4])[0]
+
+
+def run_wslink(s, script, resp):
+    """One connection of a wslink script; the script for the next one."""
+    if script == "badaccept":
+        bad = base64.b64encode(hashlib.sha1(b"not the key" + GUID).digest())
+        resp = resp.replace(b"Sec-WebSocket-Accept: ",
+                            b"Sec-WebSocket-Accept: " + bad + b"\r\nX-Was: ")
+        s.sendall(resp)
+        hold(s)
+        return script
+    if script == "refuse":
+        s.sendall(b"HTTP/1.1 403 Forbidden\r\n"
+                  b"X-PTTH-Error: Device not allowed here\r\n"
+                  b"Content-Length: 0\r\n\r\n")
+        hold(s)
+        return script
+    if script == "idle":
+        s.sendall(resp)
+        say("idle-open")
+        hold(s)
+        return script
+    port = int(sys.argv[5])
+    if script == "wire":
+        run_wire(s, resp, port)
+    elif script == "dribble":
+        run_dribble(s, resp, port)
+    elif script == "flood":
+        run_flood(s, resp, port, int(sys.argv[6]))
+    return "idle"
+
+
+def run_wire(s, resp, port):
+    # The 101 and the first frame in one write (one TLS record).
+    s.sendall(resp + ws_frame(frame(0x01, 1, port)))
+    kind, f = take(s)
+    if kind != "bin" or wt_op(f) != (0x11, 1):
+        say("unexpected", kind, f[:4].hex())
+        return
+    say("open-confirm", 1)
+    s.sendall(ws_frame(b"are-you-there", 9))
+    while take(s) != ("pong", b"are-you-there"):
+        pass
+    # DATA "hello\n" in three fragments, control frames between them.
+    msg = frame(0x00, 1, None, b"hello\n")
+    s.sendall(ws_frame(msg[:3], 2, False))
+    time.sleep(0.05)
+    s.sendall(ws_frame(b"between", 9))
+    time.sleep(0.05)
+    s.sendall(ws_frame(msg[3:7], 0, False) + ws_frame(b"again", 9))
+    time.sleep(0.05)
+    s.sendall(ws_frame(msg[7:], 0, True))
+    got, pongs = b"", set()
+    while len(got) < 6 or len(pongs) < 2:
+        kind, f = take(s)
+        if kind == "pong":
+            pongs.add(f)
+        elif wt_op(f) == (0x00, 1):
+            got += f[4:]
+        else:
+            say("unexpected", f[:4].hex())
+            return
+    say("data", got.decode(errors="replace").strip())
+    # A text message is not WebTunnel's: ignored, the tunnel goes on.
+    s.sendall(ws_frame(b"not for the agent", 1))
+    s.sendall(ws_frame(b"still-there", 9))
+    while take(s) != ("pong", b"still-there"):
+        pass
+    s.sendall(ws_frame(frame(0x02, 1)))
+    while True:
+        kind, f = take(s)
+        if kind == "bin" and wt_op(f) == (0x02, 1):
+            say("close", 1)
+            break
+        if kind == "bin":
+            say("unexpected", f[:4].hex())
+    s.sendall(ws_frame(struct.pack(">H", 1000), 8))
+    try:
+        while True:
+            fin, op, data = read_frame(s)
+            if op == 8:
+                say("close-answer", close_code(data))
+            else:
+                say("after-close", op)
+    except EOFError:
+        say("closed")
+
+
+def run_dribble(s, resp, port):
+    dribble(s, resp)
+    say("dribbled", len(resp))
+    dribble(s, ws_frame(frame(0x01, 1, port)))
+    kind, f = take(s)
+    if kind != "bin" or wt_op(f) != (0x11, 1):
+        say("unexpected", kind, f[:4].hex())
+        return
+    say("open-confirm", 1)
+    s.sendall(ws_frame(frame(0x00, 1, None, b"hello\n")) +
+              ws_frame(frame(0x02, 1)))
+    got = b""
+    while True:
+        kind, f = take(s)
+        if kind != "bin":
+            continue
+        if wt_op(f) == (0x00, 1):
+            got += f[4:]
+        elif wt_op(f) == (0x02, 1):
+            break
+        else:
+            say("unexpected", f[:4].hex())
+            return
+    say("data", got.decode(errors="replace").strip())
+    say("close", 1)
+    hold(s)
+
+
+def run_flood(s, resp, port, n):
+    s.sendall(resp + ws_frame(frame(0x01, 1, port)))
+    kind, f = take(s)
+    if kind != "bin" or wt_op(f) != (0x11, 1):
+        say("unexpected", kind, f[:4].hex())
+        return
+    say("open-confirm", 1)
+    data = os.urandom(n)
+    sha = hashlib.sha256(data).hexdigest()
+    # Lock-step: a burst (one write, one read for the agent), then a PING,
+    # and the next burst only after its PONG.  When the agent stops
+    # reading inside a burst, the rest of it, PING included, waits in the
+    # agent: nothing more comes from here until the agent takes it up
+    # again by itself.
+    off, seq, state = 0, 0, {"stalled": 0}
+    while off < n:
+        end = min(off + 48 * 1024, n)
+        seq += 1
+        s.sendall(b"".join(ws_frame(frame(0x00, 1, None,
+                                          data[o:min(o + 2048, end)]))
+                           for o in range(off, end, 2048)) +
+                  ws_frame(b"p%d" % seq, 9))
+        off = end
+        if not wait_pong(s, b"p%d" % seq, off, state):
+            return
+    seq += 1
+    s.sendall(ws_frame(frame(0x02, 1)) + ws_frame(b"p%d" % seq, 9))
+    say("flood-sent", n, sha)
+    if not wait_pong(s, b"p%d" % seq, off, state):
+        return
+    while True:
+        kind, f = take(s)
+        if kind == "bin" and wt_op(f) == (0x02, 1):
+            say("close", 1)
+            break
+        if kind == "bin":
+            say("unexpected", f[:4].hex())
+    hold(s)
+
+
+def wait_pong(s, want, sent, state):
+    """Waits for the PONG with payload want: "flood-stalled SENT" when it
+    has not come in a second (times RF_TEST_TIMEOUT_MULT; once),
+    "flood-resumed" when it comes after that; False when it does not come
+    in 60 s."""
+    end = time.time() + 60
+    wait = float(os.environ.get("RF_TEST_TIMEOUT_MULT", "1"))
+    while time.time() < end:
+        if not (isinstance(s, ssl.SSLSocket) and s.pending()) and \
+                not select.select([s], [], [], wait)[0]:
+            if state["stalled"] == 0:
+                state["stalled"] = 1
+                say("flood-stalled", sent)
+            continue
+        fin, op, data = read_frame(s)
+        if op == 9:
+            s.sendall(ws_frame(data, 10))
+        elif op == 10 and data == want:
+            if state["stalled"] == 1:
+                state["stalled"] = 2
+                say("flood-resumed")
+            return True
+        elif op == 8:
+            say("ws-close", close_code(data))
+            return False
+        elif op != 10:
+            say("unexpected-frame", op, data[:4].hex())
+    say("flood-timeout", sent)
+    return False
 
 
 if __name__ == "__main__":
