@@ -7,6 +7,12 @@
  * connection to the reflector's own host that asks for
  * "CONNECT <device host>:<port>" and then carries the raw stream.
  *
+ * The WebSocket is ours over an lws raw connection (wslink.h), as the
+ * agent's is: the proxy's CONNECT, TLS to the reflector's address with the
+ * device's name for SNI, the certificate and Host, the upgrade and its
+ * checks, the frames.  lws's own client ran every byte it received
+ * through its parser, which held downloads to about 90 MB/s.
+ *
  * Lifecycle of a connection.  client_conn_new adopts the local fds into
  * lws as raw files (so that we do the read(2) and write(2) ourselves and
  * see a half-close as what it is) and starts the tunnel.  Bytes read
@@ -16,11 +22,13 @@
  * from the tunnel wait in to_local until the local side takes them.
  * Either queue above AGENT_Q_HIGH stops reading from the side that fills
  * it, until it is back under AGENT_Q_LOW.  When the local side ends
- * (read 0), what it sent goes out and the tunnel is closed with 1000;
- * when the tunnel ends, what it brought is written and the local side is
- * closed.  A failed handshake or a close with any other code is reported
- * once, in words, through client_msg; the connection is then over and
- * the program's on_end decides what that means (client.c).
+ * (read 0), what it sent goes out and the tunnel is closed with 1000
+ * (tunnel_end); when the tunnel ends, what it brought is written and the
+ * local side is closed.  A failed handshake, a close with any other code,
+ * or a tunnel that breaks the protocol is reported once, in words,
+ * through client_msg (link_end); a connection that merely closes is not.
+ * The connection is then over and the program's on_end decides what that
+ * means (client.c).
  *
  * The extension (reflector-webtunnel(7), "Client tunnels").  The upgrade
  * announces RF_WT_EXT_HEADER with the largest message we take; only a 101
@@ -30,18 +38,25 @@
  * plain protocol too, never a failed handshake.  A client tunnel carries
  * one stream and no CREDIT frames: its flow control stays TCP's and the
  * queues' marks above, so the window= parameter, which the one grammar of
- * the header requires, is sent equal to the frame size and ignored.  What
- * we receive needs no cap: lws hands a message over in pieces of at most
- * rx_buffer_size and to_local is bounded by its marks, whatever the size
- * of the messages.
+ * the header requires, is sent equal to the frame size and ignored.
+ * wslink hands over whole messages, so what we take has a cap: our
+ * reflector sends what we announced (64 KiB) and a stock one 2048 bytes,
+ * and CLIENT_RX_MAX leaves room for a peer we have not met; a larger
+ * message ends the tunnel with a sentence rather than a queue without
+ * bound.  to_local stays bounded by its marks whatever the sizes.
  *
  * Races.  lws may call back from inside lws_client_connect_via_info (a
- * connection refused at once), so conn->ws is set through ci.pwsi and a
- * connection is never freed from inside its own connect call.  A wsi we
+ * connection refused at once), so conn->ws is set through ci.pwsi (and
+ * forgotten when the call fails: lws may leave it pointing at the wsi it
+ * freed) and a connection is never freed from inside its own connect
+ * call.  lws tells protocols[0], tunnel_cb, of every wsi's end.  A wsi we
  * close ourselves is detached first (opaque NULL): its later callbacks
- * find no connection and do nothing.
+ * find no connection and do nothing.  Reading the tunnel stops inside a
+ * message (rf_wsl_pause) and resumes from a timer, outside any callback,
+ * with what the link had read already (tunnel_resume).
  */
 #include <sys/types.h>
+#include <sys/socket.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -50,7 +65,6 @@
 #include <unistd.h>
 
 #include <libwebsockets.h>
-#include <openssl/x509.h>
 
 #include "agent-int.h"
 #include "client.h"
@@ -59,6 +73,7 @@
 #include "log.h"
 #include "ws.h"
 #include "wsclient.h"
+#include "wslink.h"
 #include "wt.h"
 
 #ifndef RF_VERSION
@@ -69,6 +84,8 @@
 #define WS_TX_MIN		512
 #define LOCAL_IO_MAX		(64 * 1024)
 #define CONNECT_HEAD_MAX	(16 * 1024)
+/* After our CLOSE and FIN: how long the reflector may take to close. */
+#define CLOSE_LINGER_SECS	5
 
 static int	tunnel_cb(struct lws *, enum lws_callback_reasons, void *,
 		    void *, size_t);
@@ -76,10 +93,11 @@ static int	local_cb(struct lws *, enum lws_callback_reasons, void *,
 		    void *, size_t);
 static int	connect_cb(struct lws *, enum lws_callback_reasons, void *,
 		    void *, size_t);
+static void	tunnel_pause(struct client_conn *, int);
 
 const struct lws_protocols client_protocols[] = {
-	/* Batches are written past lws (rf_wsc_batch_send); lws, a PING. */
-	{ CLIENT_PROTO, tunnel_cb, 0, 64 * 1024, 0, NULL, 0 },
+	/* A raw connection: everything on it is wslink's and ours. */
+	{ CLIENT_TUNNEL_PROTO, tunnel_cb, 0, 0, 0, NULL, 0 },
 	{ CLIENT_LOCAL_PROTO, local_cb, 0, 0, 0, NULL, 0 },
 	{ CLIENT_LISTEN_PROTO, client_listen_cb, 0, 0, 0, NULL, 0 },
 	{ CLIENT_CONNECT_PROTO, connect_cb, 0, 64 * 1024, 0, NULL, 0 },
@@ -140,9 +158,11 @@ conn_maybe_free(struct client_conn *c, int fatal)
 	    c->bytes_up, c->bytes_down);
 	TAILQ_REMOVE(&cl->conns, c, entry);
 	lws_sul_cancel(&c->sul_out);
+	lws_sul_cancel(&c->sul_rx);
 	rf_wsc_q_clear(&c->to_ws);
 	rf_buf_free(&c->tx);
 	rf_wsc_q_clear(&c->to_local);
+	rf_wsl_free(&c->link);
 	rf_tlsraw_free(c->tls);
 	free(c->head);
 	if (cl->on_end != NULL)
@@ -220,14 +240,14 @@ report_failure(struct client_conn *c, const struct rf_wsc_failure *f)
 	}
 	switch (f->status) {
 	case 0:
-		if (c->tls_err[0] != '\0' || (f->tls &&
-		    (strstr(f->detail, "cert") != NULL ||
-		    strstr(f->detail, "X509") != NULL))) {
+		/* tlsraw says "certificate verify failed: <OpenSSL's why>". */
+		if (f->tls && (strstr(f->detail, "cert") != NULL ||
+		    strstr(f->detail, "X509") != NULL)) {
 			conn_fail(c, "the certificate of %s:%d is not trusted "
 			    "for %s (%s); give its CA with -c or ca_file",
 			    t->connect_host, t->connect_port,
 			    c->cl->use_connect ? t->portal : t->host,
-			    c->tls_err[0] != '\0' ? c->tls_err : f->detail);
+			    f->detail);
 			return 1;
 		}
 		if (f->tls) {
@@ -238,6 +258,11 @@ report_failure(struct client_conn *c, const struct rf_wsc_failure *f)
 		conn_fail(c, "cannot reach the reflector at %s:%d: %s",
 		    t->connect_host, t->connect_port, f->detail);
 		return 0;
+	case 101:
+		/* A 101 that failed wslink's checks: not a reflector. */
+		conn_fail(c, "%s: is %s a reflector?", f->detail,
+		    t->connect_host);
+		return 1;
 	case 401:
 		conn_fail(c, "the reflector refused the credentials (401 "
 		    "Unauthorized%s): check the user name and password, or "
@@ -280,27 +305,17 @@ handshake_late(struct client_conn *c)
 	    c->cl->connect_timeout);
 }
 
-/* A close code and reason from the reflector; 0 if it was a normal end. */
-static int
-report_close(struct client_conn *c, const unsigned char *in, size_t len)
+/* The reflector's CLOSE (wslink keeps its code and reason): a normal end? */
+static void
+report_close(struct client_conn *c, const struct rf_wsc_failure *f)
 {
-	char reason[RF_WS_REASON_MAX + 1];
-	unsigned int code;
-	size_t i, n;
-
-	if (len < 2)
-		return 0;
-	code = (unsigned int)in[0] << 8 | in[1];
-	if (code == 1000 || code == 1001)
-		return 0;
-	n = len - 2 < sizeof(reason) - 1 ? len - 2 : sizeof(reason) - 1;
-	for (i = 0; i < n; i++)
-		reason[i] = in[2 + i] < 0x20 || in[2 + i] == 0x7f ? '?' :
-		    (char)in[2 + i];
-	reason[n] = '\0';
-	conn_fail(c, "the reflector closed the tunnel: %s (close code %u)",
-	    n > 0 ? reason : "no reason given", code);
-	return 1;
+	if (f->close_code == RF_WS_CLOSE_NORMAL ||
+	    f->close_code == RF_WS_CLOSE_GOING_AWAY ||
+	    f->close_code == RF_WS_CLOSE_NO_STATUS)
+		return;
+	conn_fail(c, "the reflector closed the tunnel: %s (close code %d)",
+	    f->reason[0] != '\0' ? f->reason : "no reason given",
+	    f->close_code);
 }
 
 /* ---------------------------------------------------------- the local -- */
@@ -372,10 +387,8 @@ local_write(struct client_conn *c)
 		}
 		rf_wsc_q_drop(&c->to_local, (size_t)w);
 	}
-	if (c->ws_paused && c->ws != NULL && c->to_local.bytes < AGENT_Q_LOW) {
-		c->ws_paused = 0;
-		lws_rx_flow_control(c->ws, 1);
-	}
+	if (c->ws_paused && c->ws != NULL && c->to_local.bytes < AGENT_Q_LOW)
+		tunnel_pause(c, 0);
 	if (c->to_local.bytes > 0) {
 		want_local_write(c, 1);
 		return 0;
@@ -455,43 +468,69 @@ local_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 
 /* --------------------------------------------------------- the tunnel -- */
 
+/* Our request's headers beyond wslink's, as one string. */
 static int
-append_headers(struct client_conn *c, char **p, size_t room)
+append_headers(struct client_conn *c, struct rf_buf *h)
 {
 	struct client *cl = c->cl;
 	struct rf_wt_ext ours;
 	char ext[128];
-	int n;
 
 	ours.frame = ours.window = CLIENT_EXT_FRAME;
-	n = rf_wt_ext_line(&ours, ext, sizeof(ext)) != 0 ? -1 :
-	    snprintf(*p, room, "Authorization: %s\r\n"
+	if (rf_wt_ext_line(&ours, ext, sizeof(ext)) != 0 ||
+	    rf_buf_putf(h, "Authorization: %s\r\n"
 	    "X-WebTunnel-RemotePort: %u\r\n%s"
 	    "User-Agent: reflector-client/%s\r\n", cl->authorization,
-	    cl->t.port, ext, RF_VERSION);
-	if (n < 0 || (size_t)n >= room) {
+	    cl->t.port, ext, RF_VERSION) != 0 || rf_buf_put_u8(h, '\0') != 0) {
 		conn_fail(c, "the handshake headers do not fit");
 		return -1;
 	}
-	*p += n;
 	return 0;
 }
 
 /*
- * Messages go out in batches written with rf_evloop_write (never left
- * with lws, which would then stop reading the tunnel): what the socket
- * does not take waits in c->tx and goes first next time.  A PING is left
- * to lws only while nothing waits there.
+ * The end after our CLOSE (and close_notify): once they are out, a FIN;
+ * the socket then stays open, dropping what comes, until the reflector
+ * closes it or CLOSE_LINGER_SECS pass.  lws closes a raw socket at once,
+ * and close(2) with unread bytes sends a reset that destroys what the
+ * socket still held for the reflector: the end of what the local side
+ * sent, which the CLOSE promised to deliver.
+ */
+static int
+tunnel_end(struct client_conn *c, struct lws *wsi)
+{
+	if (rf_wsl_pending(&c->link) > 0) {
+		lws_callback_on_writable(wsi);
+		return 0;
+	}
+	if (c->shut_wr)
+		return 0;
+	c->shut_wr = 1;
+	if (shutdown(lws_get_socket_fd(wsi), SHUT_WR) == -1) {
+		debug("connection %u: shutdown: %s", c->serial,
+		    strerror(errno));
+		return -1;
+	}
+	lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, CLOSE_LINGER_SECS);
+	return 0;
+}
+
+/*
+ * Messages go out in batches written through the link (never left with
+ * lws, which would then stop reading the tunnel): what the socket does not
+ * take waits in c->tx and goes first next time, and a PING or the PONG
+ * owed to the reflector starts the next batch.  The end, once everything
+ * is out: a CLOSE 1000 and close_notify, and out before the close.
  */
 static int
 tunnel_writeable(struct client_conn *c, struct lws *wsi)
 {
-	unsigned char ping[LWS_PRE + 1], *p;
 	struct rf_wsc_batch b;
+	unsigned char *p;
 	size_t n, room;
 	long w;
 
-	if ((w = rf_wsc_tx_flush(wsi, NULL, &c->tx)) < 0)
+	if ((w = rf_wsc_tx_flush(wsi, &c->link, &c->tx)) < 0)
 		return -1;
 	if (w > 0)
 		c->ka.last_tx = lws_now_usecs();
@@ -499,24 +538,21 @@ tunnel_writeable(struct client_conn *c, struct lws *wsi)
 		lws_callback_on_writable(wsi);
 		return 0;
 	}
-	if (c->ping_due) {
-		c->ping_due = 0;
-		if (lws_write(wsi, ping + LWS_PRE, 0, LWS_WRITE_PING) < 0)
-			return -1;
-		c->ka.last_tx = lws_now_usecs();
-	}
 	rf_wsc_batch_init(&b, c->cl->txbuf, sizeof(c->cl->txbuf));
-	while (c->to_ws.bytes > 0 && rf_buf_len(&c->tx) == 0) {
+	if (c->ping_due && rf_wsc_batch_control(&b, RF_WS_PING, NULL, 0) == 0)
+		c->ping_due = 0;
+	(void)rf_wsl_pong(&c->link, &b);
+	do {
 		while ((p = rf_wsc_batch_room(&b, WS_TX_MIN, &room)) != NULL &&
 		    (n = rf_wsc_q_get(&c->to_ws, p, room < c->ws_tx_max ?
 		    room : c->ws_tx_max)) > 0)
 			if (rf_wsc_batch_add(&b, n) != 0)
 				return -1;
-		if ((w = rf_wsc_batch_send(wsi, NULL, &b, &c->tx)) < 0)
+		if ((w = rf_wsc_batch_send(wsi, &c->link, &b, &c->tx)) < 0)
 			return -1;
 		if (w > 0)
 			c->ka.last_tx = lws_now_usecs();
-	}
+	} while (c->to_ws.bytes > 0 && rf_buf_len(&c->tx) == 0);
 
 	if (c->lin_paused && !c->local_eof && c->lin != NULL &&
 	    c->to_ws.bytes < AGENT_Q_LOW) {
@@ -527,11 +563,16 @@ tunnel_writeable(struct client_conn *c, struct lws *wsi)
 		lws_callback_on_writable(wsi);
 		return 0;
 	}
-	if (c->close_ws) {
-		lws_close_reason(wsi, LWS_CLOSE_STATUS_NORMAL, NULL, 0);
-		return -1;
+	if (!c->close_ws)
+		return 0;
+	/* rf_wsl_close drops the CLOSE while TLS still holds a batch. */
+	if (rf_wsl_pending(&c->link) > 0) {
+		lws_callback_on_writable(wsi);
+		return 0;
 	}
-	return 0;
+	rf_wsl_close(&c->link, wsi, RF_WS_CLOSE_NORMAL, NULL);
+	c->close_sent = 1;
+	return tunnel_end(c, wsi);
 }
 
 /*
@@ -540,7 +581,7 @@ tunnel_writeable(struct client_conn *c, struct lws *wsi)
  * stay at 2048 bytes.
  */
 static void
-check_extension(struct client_conn *c, struct lws *wsi)
+check_extension(struct client_conn *c)
 {
 	struct rf_wt_ext theirs;
 	char v[128];
@@ -548,18 +589,24 @@ check_extension(struct client_conn *c, struct lws *wsi)
 
 	c->ext = 0;
 	c->ws_tx_max = CLIENT_WS_MSG_MAX;
-	if ((r = rf_wsc_ext_read(wsi, &theirs, v, sizeof(v))) == 0) {
-		c->ext = 1;
-		c->ws_tx_max = theirs.frame;
-	} else if (r != RF_ERR_NOTFOUND)
+	if ((r = rf_wsl_header(&c->link, RF_WT_EXT_HEADER, v, sizeof(v))) ==
+	    RF_ERR_NOTFOUND)
+		return;
+	if (r != 0 || rf_wt_ext_parse(v, &theirs) != 0) {
 		verbose("connection %u: unusable %s answer \"%.60s\": plain "
 		    "protocol", c->serial, RF_WT_EXT_HEADER, v);
+		return;
+	}
+	c->ext = 1;
+	c->ws_tx_max = theirs.frame;
 }
 
-/* Bytes from the tunnel for the local side. */
+/*
+ * Bytes from the tunnel (a message, or CONNECT's stream) for the local
+ * side; -1 when they cannot be kept.
+ */
 static int
-tunnel_rx(struct client_conn *c, struct lws *wsi, const void *in,
-    size_t len)
+tunnel_rx(struct client_conn *c, const void *in, size_t len)
 {
 	c->ka.last_rx = lws_now_usecs();
 	if (c->lout == NULL)
@@ -570,100 +617,189 @@ tunnel_rx(struct client_conn *c, struct lws *wsi, const void *in,
 	}
 	c->bytes_down += len;
 	lws_callback_on_writable(c->lout);
-	if (c->to_local.bytes > AGENT_Q_HIGH && !c->ws_paused) {
-		c->ws_paused = 1;
-		lws_rx_flow_control(wsi, 0);
-	}
+	if (c->to_local.bytes > AGENT_Q_HIGH && !c->ws_paused)
+		tunnel_pause(c, 1);
 	return 0;
 }
+
+/*
+ * The link failed, or the reflector ended it: says why, once.  A refused
+ * handshake may be fatal (report_failure); an end once open is not, and
+ * one that merely closed is no error at all.
+ */
+static void
+link_end(struct client_conn *c)
+{
+	const struct rf_wsc_failure *f = &c->link.fail;
+
+	if (c->link_told)
+		return;
+	c->link_told = 1;
+	if (c->failed || c->close_sent)
+		return;
+	if (c->state == CONN_CONNECTING)
+		c->fatal_end |= report_failure(c, f);
+	else if (f->close_code != 0)
+		report_close(c, f);
+	else if (!f->closed)
+		conn_fail(c, "%s", f->detail);
+	else
+		debug("connection %u: %s", c->serial, f->detail);
+}
+
+/* The tunnel's connection closed: why, if that was news, and the end. */
+static void
+link_closed(struct client_conn *c)
+{
+	rf_wsl_failed(&c->link, NULL);
+	link_end(c);
+	tunnel_gone(c, 0);
+}
+
+/* What the link read while reading was stopped, outside any callback. */
+static void
+tunnel_resume(lws_sorted_usec_list_t *sul)
+{
+	struct client_conn *c = lws_container_of(sul, struct client_conn,
+	    sul_rx);
+
+	if (c->ws == NULL || c->ws_paused || !rf_wsl_is_open(&c->link))
+		return;
+	if (rf_wsl_rx(&c->link, c->ws, NULL, 0) != 0) {
+		link_end(c);
+		lws_set_timeout(c->ws, 1, LWS_TO_KILL_ASYNC);
+	}
+}
+
+/*
+ * Stops (1) or resumes (0) reading the tunnel.  The link keeps what it
+ * read already; it goes first once reading resumes, from a timer.
+ */
+static void
+tunnel_pause(struct client_conn *c, int on)
+{
+	c->ws_paused = on;
+	if (c->ws == NULL)
+		return;
+	if (c->cl->use_connect) {
+		lws_rx_flow_control(c->ws, !on);
+		return;
+	}
+	rf_wsl_pause(&c->link, c->ws, on);
+	if (!on)
+		lws_sul_schedule(c->cl->ctx, 0, &c->sul_rx, tunnel_resume, 1);
+}
+
+/* The 101 came and passed wslink's checks: the tunnel is open. */
+static int
+link_open(void *arg)
+{
+	struct client_conn *c = arg;
+
+	check_extension(c);
+	c->state = CONN_OPEN;
+	rf_wsc_ka_start(&c->ka, c->cl->keepalive, lws_now_usecs());
+	if (c->ext)
+		verbose("connection %u: tunnel to %s port %u open, "
+		    "extension 1: messages up to %zu bytes to the "
+		    "reflector, %u from it", c->serial, c->cl->t.host,
+		    c->cl->t.port, c->ws_tx_max, (unsigned)CLIENT_EXT_FRAME);
+	else
+		verbose("connection %u: tunnel to %s port %u open, "
+		    "plain protocol: messages up to %d bytes",
+		    c->serial, c->cl->t.host, c->cl->t.port,
+		    CLIENT_WS_MSG_MAX);
+	if ((c->to_ws.bytes > 0 || c->close_ws) && c->ws != NULL)
+		lws_callback_on_writable(c->ws);
+	return 0;
+}
+
+/* A whole message: text ones are the stream's bytes too, as they were. */
+static int
+link_message(void *arg, int binary, const unsigned char *p, size_t len)
+{
+	(void)binary;
+	return tunnel_rx(arg, p, len);
+}
+
+static void
+link_want_write(void *arg)
+{
+	struct client_conn *c = arg;
+
+	if (c->ws != NULL)
+		lws_callback_on_writable(c->ws);
+}
+
+static const struct rf_wsl_ops link_ops = {
+	link_open, link_message, link_want_write
+};
 
 static int
 tunnel_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user,
     void *in, size_t len)
 {
-	struct client_conn *c = lws_get_opaque_user_data(wsi);
-	struct rf_wsc_failure f;
-	char why[256];
-	int err;
+	const struct lws_protocols *pr = lws_get_protocol(wsi);
+	struct client_conn *c;
 
-	if (c == NULL)
-		return reason == LWS_CALLBACK_CLIENT_WRITEABLE ? -1 : 0;
-	switch (reason) {
-	case LWS_CALLBACK_OPENSSL_PERFORM_SERVER_CERT_VERIFICATION:
-		/*
-		 * Comes here for every connection (protocols[0]): only to
-		 * keep OpenSSL's reason, which lws does not pass on.  The
-		 * verdict stays OpenSSL's.
-		 */
-		if (len == 0 && user != NULL && c->tls_err[0] == '\0') {
-			err = X509_STORE_CTX_get_error(user);
-			snprintf(c->tls_err, sizeof(c->tls_err), "%s",
-			    X509_verify_cert_error_string(err));
-		}
+	(void)user;
+	/*
+	 * lws tells protocols[0] of the end of every wsi of the vhost, the
+	 * listener's and the local sides' too: only a tunnel's, WebSocket
+	 * or CONNECT, is ours.
+	 */
+	if (reason == LWS_CALLBACK_WSI_DESTROY && (pr == NULL ||
+	    (pr->callback != tunnel_cb && pr->callback != connect_cb)))
 		return 0;
-	case LWS_CALLBACK_CLIENT_APPEND_HANDSHAKE_HEADER:
-		return append_headers(c, (char **)in, len);
-	case LWS_CALLBACK_CLIENT_FILTER_PRE_ESTABLISH:
-		if (rf_wsc_check_subprotocol(wsi, CLIENT_PROTO, why,
-		    sizeof(why)) != 0) {
-			conn_fail(c, "%s: is %s a reflector?", why,
-			    c->cl->t.connect_host);
-			return -1;
-		}
-		check_extension(c, wsi);
-		break;
-	case LWS_CALLBACK_CLIENT_ESTABLISHED:
-		c->ws = wsi;
-		c->state = CONN_OPEN;
-		rf_wsc_ka_start(&c->ka, c->cl->keepalive, lws_now_usecs());
-		if (c->ext)
-			verbose("connection %u: tunnel to %s port %u open, "
-			    "extension 1: messages up to %zu bytes to the "
-			    "reflector, %u from it", c->serial, c->cl->t.host,
-			    c->cl->t.port, c->ws_tx_max,
-			    (unsigned)CLIENT_EXT_FRAME);
-		else
-			verbose("connection %u: tunnel to %s port %u open, "
-			    "plain protocol: messages up to %d bytes",
-			    c->serial, c->cl->t.host, c->cl->t.port,
-			    CLIENT_WS_MSG_MAX);
-		if (c->to_ws.bytes > 0 || c->close_ws)
-			lws_callback_on_writable(wsi);
-		break;
+	c = lws_get_opaque_user_data(wsi);
+	if (c == NULL)
+		return reason == LWS_CALLBACK_RAW_RX ||
+		    reason == LWS_CALLBACK_RAW_WRITEABLE ||
+		    reason == LWS_CALLBACK_RAW_CONNECTED ? -1 : 0;
+	switch (reason) {
 	case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
 		lws_set_opaque_user_data(wsi, NULL);
-		if (!c->failed) {
-			rf_wsc_failure_read(wsi, in, &f);
-			tunnel_gone(c, report_failure(c, &f));
-		} else
-			tunnel_gone(c, 1);
+		rf_wsl_failed(&c->link, in);
+		link_end(c);
+		tunnel_gone(c, 0);
 		break;
-	case LWS_CALLBACK_CLIENT_RECEIVE:
-		return tunnel_rx(c, wsi, in, len);
-	case LWS_CALLBACK_CLIENT_RECEIVE_PONG:
+	case LWS_CALLBACK_RAW_CONNECTED:
+		c->ws = wsi;
+		if (rf_wsl_connected(&c->link, wsi) != 0) {
+			link_end(c);
+			return -1;
+		}
+		break;
+	case LWS_CALLBACK_RAW_RX:
+		if (c->close_sent)
+			break;		/* tunnel_end: dropped */
 		c->ka.last_rx = lws_now_usecs();
+		if (rf_wsl_rx(&c->link, wsi, in, len) != 0) {
+			link_end(c);
+			return -1;
+		}
 		break;
-	case LWS_CALLBACK_CLIENT_WRITEABLE:
-		return tunnel_writeable(c, wsi);
-	case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
-		report_close(c, in, len);
-		break;
-	case LWS_CALLBACK_CLIENT_CLOSED:
-		lws_set_opaque_user_data(wsi, NULL);
-		tunnel_gone(c, 0);
-		break;
+	case LWS_CALLBACK_RAW_WRITEABLE:
+		if (rf_wsl_flush(&c->link, wsi) != 0) {
+			link_end(c);
+			return -1;
+		}
+		if (c->close_sent)
+			return tunnel_end(c, wsi);
+		return rf_wsl_is_open(&c->link) ? tunnel_writeable(c, wsi) : 0;
 	case LWS_CALLBACK_WSI_DESTROY:
-		/*
-		 * lws 4.1.6 ends a client whose upgrade is never answered (its
-		 * timeout) with neither CONNECTION_ERROR nor CLOSED: without
-		 * this the connection would wait for good.
-		 */
-		if (c->ws != wsi)
-			break;
+		/* Gone without its close callback: never seen, but final. */
 		lws_set_opaque_user_data(wsi, NULL);
-		if (c->state == CONN_CONNECTING)
-			handshake_late(c);
-		tunnel_gone(c, 0);
+		if (c->cl->use_connect) {
+			if (c->state == CONN_CONNECTING)
+				handshake_late(c);
+			tunnel_gone(c, 0);
+		} else
+			link_closed(c);
+		break;
+	case LWS_CALLBACK_RAW_CLOSE:
+		lws_set_opaque_user_data(wsi, NULL);
+		link_closed(c);
 		break;
 	default:
 		break;
@@ -831,7 +967,7 @@ static int
 connect_rx(struct client_conn *c, struct lws *wsi, const void *in, size_t len)
 {
 	if (c->state != CONN_CONNECTING)
-		return tunnel_rx(c, wsi, in, len);
+		return tunnel_rx(c, in, len);
 	if (connect_answer(c, in, len) != 0) {
 		c->failed = 1;
 		return -1;
@@ -879,7 +1015,7 @@ connect_tls_rx(struct client_conn *c, struct lws *wsi, const void *in,
 static int
 connect_tls_start(struct client_conn *c, struct lws *wsi)
 {
-	if ((c->tls = rf_tlsraw_new(c->cl->connect_tls, c->cl->portal_name,
+	if ((c->tls = rf_tlsraw_new(c->cl->tls, c->cl->portal_name,
 	    "http/1.1")) == NULL) {
 		conn_fail(c, "cannot start TLS");
 		return -1;
@@ -901,12 +1037,14 @@ connect_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 	switch (reason) {
 	case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
 		lws_set_opaque_user_data(wsi, NULL);
-		rf_wsc_failure_read(NULL, in, &f);
+		memset(&f, 0, sizeof(f));
+		snprintf(f.detail, sizeof(f.detail), "%s",
+		    in != NULL ? (const char *)in : "connection failed");
 		tunnel_gone(c, report_failure(c, &f));
 		break;
 	case LWS_CALLBACK_RAW_CONNECTED:
 		c->ws = wsi;
-		if (c->cl->connect_tls != NULL)
+		if (c->cl->tls != NULL)
 			return connect_tls_start(c, wsi);
 		lws_callback_on_writable(wsi);
 		break;
@@ -945,59 +1083,99 @@ adopt(struct client *cl, int fd, struct client_conn *c)
 	return lws_adopt_descriptor_vhost_via_info(&ad);
 }
 
+/*
+ * The WebSocket: to the reflector's address (through the proxy, if any),
+ * with the device's name for TLS and Host.  0, or -1 with the failure
+ * reported or in c->link.fail.
+ */
+static int
+link_connect(struct client_conn *c)
+{
+	struct client *cl = c->cl;
+	struct rf_wsl_conf lc;
+	struct rf_buf h;
+	int r;
+
+	rf_buf_init(&h, 8192);
+	if (append_headers(c, &h) != 0) {
+		rf_buf_free(&h);
+		return -1;
+	}
+	memset(&lc, 0, sizeof(lc));
+	lc.ctx = cl->ctx;
+	lc.vhost = cl->vh;
+	lc.lws_protocol = CLIENT_TUNNEL_PROTO;
+	lc.opaque = c;
+	lc.pwsi = &c->ws;
+	lc.host = cl->t.host;
+	lc.address = cl->t.connect_host;
+	lc.port = cl->t.connect_port;
+	lc.path = "/";
+	lc.tls = cl->t.tls ? cl->tls : NULL;
+	lc.proxy = &cl->proxy;
+	lc.subprotocol = CLIENT_PROTO;
+	lc.max_message = CLIENT_RX_MAX;
+	r = rf_wsl_connect(&c->link, &lc, (const char *)rf_buf_ptr(&h),
+	    &link_ops, c);
+	/* The credentials. */
+	explicit_bzero((void *)rf_buf_ptr(&h), rf_buf_len(&h));
+	rf_buf_free(&h);
+	return r;
+}
+
 static void
 tunnel_open(struct client_conn *c)
 {
 	struct client *cl = c->cl;
 	struct lws_client_connect_info ci;
-	struct lws *wsi;
+	int r;
 
-	memset(&ci, 0, sizeof(ci));
-	ci.context = cl->ctx;
-	ci.vhost = cl->vh;
-	ci.address = cl->t.connect_host;
-	ci.port = cl->t.connect_port;
-	ci.opaque_user_data = c;
+	debug("connection %u: connecting to %s:%d for %s", c->serial,
+	    cl->t.connect_host, cl->t.connect_port, cl->use_connect ?
+	    cl->t.portal : cl->t.host_header);
+	/*
+	 * A failure inside the call may already have ended c through a
+	 * callback (WSI_DESTROY: lws holds CONNECTION_ERROR back until the
+	 * call returns); if not, the failure is ours to report.
+	 */
+	c->deadline = lws_now_usecs() + (int64_t)cl->connect_timeout *
+	    LWS_US_PER_SEC;
+	c->in_connect = 1;
 	if (cl->use_connect) {
 		/*
 		 * The reflector's own host: CONNECT is not for device hosts.
 		 * Its TLS is ours (connect_tls_start), not lws's.
 		 */
+		memset(&ci, 0, sizeof(ci));
+		ci.context = cl->ctx;
+		ci.vhost = cl->vh;
+		ci.address = cl->t.connect_host;
+		ci.port = cl->t.connect_port;
+		ci.opaque_user_data = c;
 		ci.host = cl->t.portal;
 		ci.method = "RAW";
 		ci.local_protocol_name = CLIENT_CONNECT_PROTO;
-	} else {
-		ci.ssl_connection = cl->t.tls ? LCCSCF_USE_SSL : 0;
-		ci.host = cl->t.host_header;
-		ci.origin = cl->t.host_header;
-		ci.path = "/";
-		ci.protocol = CLIENT_PROTO;
-		ci.local_protocol_name = CLIENT_PROTO;
-		ci.ietf_version_or_minus_one = -1;
-	}
-	debug("connection %u: connecting to %s:%d for %s", c->serial,
-	    cl->t.connect_host, cl->t.connect_port, ci.host);
-	/*
-	 * On a failure lws may already have called CONNECTION_ERROR, which
-	 * detached c; if not, the failure is ours to report.
-	 */
-	c->deadline = lws_now_usecs() + (int64_t)cl->connect_timeout *
-	    LWS_US_PER_SEC;
-	c->in_connect = 1;
-	wsi = lws_client_connect_via_info(&ci);
+		c->ws = lws_client_connect_via_info(&ci);
+		r = c->ws != NULL ? 0 : -1;
+	} else
+		r = link_connect(c);
 	c->in_connect = 0;
 	if (c->state != CONN_CONNECTING) {
 		/* It failed inside, and was only waiting to be freed. */
+		c->ws = NULL;
 		conn_maybe_free(c, 0);
 		return;
 	}
-	if (wsi == NULL) {
-		conn_fail(c, "cannot start a connection to %s:%d",
-		    cl->t.connect_host, cl->t.connect_port);
+	if (r != 0) {
+		if (cl->use_connect)
+			conn_fail(c, "cannot start a connection to %s:%d",
+			    cl->t.connect_host, cl->t.connect_port);
+		else
+			conn_fail(c, "%s", c->link.fail.detail);
+		/* lws freed it, if it made one (ci.pwsi may still point). */
+		c->ws = NULL;
 		tunnel_gone(c, 0);
-		return;
 	}
-	c->ws = wsi;
 }
 
 struct client_conn *
@@ -1061,7 +1239,7 @@ tick(lws_sorted_usec_list_t *sul)
 			continue;
 		}
 		/* A CONNECT tunnel is a byte stream: no PING, no silence. */
-		if (c->state != CONN_OPEN || cl->use_connect)
+		if (c->state != CONN_OPEN || cl->use_connect || c->close_sent)
 			continue;
 		if ((r = rf_wsc_ka_check(&c->ka, now)) < 0) {
 			conn_fail(c, "no answer from the reflector for %lld s",
@@ -1076,9 +1254,12 @@ tick(lws_sorted_usec_list_t *sul)
 	lws_sul_schedule(cl->ctx, 0, &cl->sul_tick, tick, LWS_US_PER_SEC);
 }
 
-/* The TLS context and the name to verify for CONNECT to https://. */
+/*
+ * TLS with an https:// reflector: the context that verifies it, and for
+ * CONNECT the reflector's own name (t.portal without its port).
+ */
 static int
-connect_tls_setup(struct client *cl, const struct client_settings *s)
+tls_setup(struct client *cl, const struct client_settings *s)
 {
 	const char *p = cl->t.portal, *end;
 	char why[300];
@@ -1097,7 +1278,7 @@ connect_tls_setup(struct client *cl, const struct client_settings *s)
 	}
 	memcpy(cl->portal_name, p, n);
 	cl->portal_name[n] = '\0';
-	if ((cl->connect_tls = rf_tlsraw_ctx_new(1, s->ca_file, why,
+	if ((cl->tls = rf_tlsraw_ctx_new(1, s->ca_file, why,
 	    sizeof(why))) == NULL) {
 		client_msg("cannot set up TLS: %s", why);
 		return -1;
@@ -1109,7 +1290,6 @@ int
 client_start(struct client *cl, const struct client_settings *s)
 {
 	struct lws_context_creation_info info;
-	char proxy[512];
 	const char *why;
 
 	TAILQ_INIT(&cl->conns);
@@ -1117,10 +1297,8 @@ client_start(struct client *cl, const struct client_settings *s)
 	cl->connect_timeout = s->connect_timeout > 0 ? s->connect_timeout : 20;
 	lws_set_log_level(rf_log_enabled(RF_LOG_DEBUG2) ? LLL_ERR | LLL_WARN |
 	    LLL_NOTICE | LLL_INFO : 0, rf_wsc_lws_log);
-	proxy[0] = '\0';
-	if (s->proxy_url != NULL && rf_wsc_proxy_address(s->proxy_url,
-	    s->proxy_username, s->proxy_password, proxy, sizeof(proxy),
-	    &why) != 0) {
+	if (s->proxy_url != NULL && rf_wsl_proxy_parse(&cl->proxy,
+	    s->proxy_url, s->proxy_username, s->proxy_password, &why) != 0) {
 		client_msg("the proxy URL must be %s", why);
 		return -1;
 	}
@@ -1136,16 +1314,13 @@ client_start(struct client *cl, const struct client_settings *s)
 		client_msg("cannot create the event loop");
 		return -1;
 	}
-	cl->vh = rf_wsc_vhost_new(cl->ctx, "reflector", client_protocols,
-	    s->ca_file, proxy);
-	explicit_bzero(proxy, sizeof(proxy));
-	if (cl->vh == NULL) {
-		client_msg("cannot set up TLS%s%s", s->ca_file != NULL ?
-		    ": check the CA file " : "", s->ca_file != NULL ?
-		    s->ca_file : "");
+	/* Raw connections all: their TLS and proxy are ours (wslink.h). */
+	if ((cl->vh = rf_wsc_vhost_new(cl->ctx, "reflector",
+	    client_protocols)) == NULL) {
+		client_msg("cannot set up the connections");
 		return -1;
 	}
-	if (cl->use_connect && cl->t.tls && connect_tls_setup(cl, s) != 0)
+	if (cl->t.tls && tls_setup(cl, s) != 0)
 		return -1;
 	lws_sul_schedule(cl->ctx, 0, &cl->sul_tick, tick, LWS_US_PER_SEC);
 	return 0;
@@ -1162,12 +1337,17 @@ client_stop(struct client *cl)
 	/* No reports: the program is ending. */
 	cl->on_end = NULL;
 	while ((c = TAILQ_FIRST(&cl->conns)) != NULL) {
+		/* A CLOSE 1001 and close_notify, as far as the socket takes. */
+		if (c->ws != NULL && !c->close_sent)
+			rf_wsl_close(&c->link, c->ws, RF_WS_CLOSE_GOING_AWAY,
+			    &c->tx);
 		detach(&c->ws);
 		local_close(c);
 		conn_maybe_free(c, 0);
 	}
 	lws_context_destroy(cl->ctx);
 	cl->ctx = NULL;
-	SSL_CTX_free(cl->connect_tls);
-	cl->connect_tls = NULL;
+	SSL_CTX_free(cl->tls);
+	cl->tls = NULL;
+	explicit_bzero(&cl->proxy, sizeof(cl->proxy));
 }

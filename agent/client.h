@@ -3,8 +3,8 @@
  * reflector-client's modules: client.c (the command line, the modes, the
  * local listener and the command it runs), client-conf.c (client.yml, the
  * credentials and the device's address), client-tunnel.c (one client
- * tunnel per local connection and the relay).  The WebSocket plumbing they
- * share with the agent is wsclient.h's.
+ * tunnel per local connection and the relay).  The WebSocket they share
+ * with the agent is wslink.h's, the rest of the plumbing wsclient.h's.
  */
 #ifndef RF_CLIENT_H
 #define RF_CLIENT_H
@@ -17,9 +17,12 @@
 #include "buf.h"
 #include "tlsraw.h"
 #include "wsclient.h"
+#include "wslink.h"
 #include "ws.h"
 
+/* The subprotocol; the lws raw protocol its connections run on. */
 #define CLIENT_PROTO		"com.appinf.webtunnel.client/1.0"
+#define CLIENT_TUNNEL_PROTO	"rf-client-tunnel"
 #define CLIENT_LOCAL_PROTO	"rf-client-local"
 #define CLIENT_LISTEN_PROTO	"rf-client-listen"
 #define CLIENT_CONNECT_PROTO	"rf-client-connect"
@@ -111,6 +114,7 @@ struct client_conn {
 	enum client_conn_state	 state;
 	unsigned int		 serial;
 	struct lws		*ws;		/* the tunnel (or CONNECT) */
+	struct rf_wsl		 link;		/* the tunnel's WebSocket */
 	struct rf_tlsraw	*tls;		/* CONNECT over TLS: ours */
 	struct lws		*lin;		/* local side we read */
 	struct lws		*lout;		/* local side we write */
@@ -122,7 +126,7 @@ struct client_conn {
 	struct rf_wsc_ka	 ka;
 	int64_t			 deadline;	/* for the handshake, µs */
 	lws_sorted_usec_list_t	 sul_out;	/* re-arms lout's POLLOUT */
-	char			 tls_err[128];	/* OpenSSL's verify error */
+	lws_sorted_usec_list_t	 sul_rx;	/* resumes reading the link */
 	unsigned char		*head;		/* CONNECT: the answer so far */
 	size_t			 headlen;
 	unsigned int		 local_eof:1;	/* read 0 from local */
@@ -135,6 +139,9 @@ struct client_conn {
 	unsigned int		 in_connect:1;	/* inside lws's connect call */
 	unsigned int		 fatal_end:1;	/* to tell on_end, when over */
 	unsigned int		 ext:1;		/* the extension is on */
+	unsigned int		 close_sent:1;	/* our CLOSE is on its way */
+	unsigned int		 shut_wr:1;	/* then our FIN */
+	unsigned int		 link_told:1;	/* its end was reported */
 	size_t			 ws_tx_max;	/* largest message we send */
 	unsigned long long	 bytes_up;
 	unsigned long long	 bytes_down;
@@ -144,11 +151,13 @@ struct client_conn {
  * Messages to a stock reflector are at most 2 KiB; a send batch gathers
  * them to 64 KiB, four full TLS records (client-tunnel.c).  With the
  * extension we take messages of up to CLIENT_EXT_FRAME bytes and send
- * them as large as the reflector takes, one to a batch.
+ * them as large as the reflector takes, one to a batch.  What we take is
+ * capped far above what anyone sends (client-tunnel.c says why).
  */
 #define CLIENT_WS_MSG_MAX	2048
 #define CLIENT_EXT_FRAME	RF_WT_EXT_FRAME_MAX	/* wt.h */
 #define CLIENT_TX_BUF		(LWS_PRE + 64 * 1024)
+#define CLIENT_RX_MAX		(1024 * 1024)
 
 struct client {
 	struct client_target	 t;
@@ -158,7 +167,8 @@ struct client {
 	int			 connect_timeout; /* s, for each handshake */
 	struct lws_context	*ctx;
 	struct lws_vhost	*vh;
-	SSL_CTX			*connect_tls;	/* CONNECT to https:// */
+	SSL_CTX			*tls;		/* checks https:// reflectors */
+	struct rf_wsl_proxy	 proxy;		/* host "": none */
 	char			 portal_name[256]; /* t.portal, no port */
 	TAILQ_HEAD(, client_conn) conns;
 	unsigned int		 serial;
@@ -175,7 +185,7 @@ struct client {
 
 /* client-tunnel.c */
 extern const struct lws_protocols client_protocols[];
-/* The context and the vhost; errors printed; 0 or -1. */
+/* The context, the vhost, TLS and the proxy; errors printed; 0 or -1. */
 int	client_start(struct client *, const struct client_settings *);
 void	client_stop(struct client *);
 /*

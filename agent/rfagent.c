@@ -605,9 +605,9 @@ make_net(struct rf_agent *a, const struct rf_agent_url *url,
 	}
 	/* The targets are on the device's LAN: never through the proxy. */
 	if ((n->tunnel = rf_wsc_vhost_new(a->ctx, "tunnel",
-	    rf_agent_tunnel_protocols, NULL, NULL)) == NULL ||
+	    rf_agent_tunnel_protocols)) == NULL ||
 	    (n->target = rf_wsc_vhost_new(a->ctx, "target",
-	    rf_agent_target_protocols, NULL, NULL)) == NULL) {
+	    rf_agent_target_protocols)) == NULL) {
 		error("cannot set up the connections");
 		net_free(n);
 		return RF_ERR_TLS;

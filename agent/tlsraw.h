@@ -7,8 +7,9 @@
  * ciphertext that lws read goes in with rf_tlsraw_feed, plaintext comes
  * out of rf_tlsraw_read; plaintext goes in with rf_tlsraw_write and the
  * ciphertext goes out with rf_tlsraw_flush from the WRITEABLE callback.
- * Used by the agent for TLS to a device's own web server (https_target)
- * and by reflector-client for --connect to an https:// reflector.
+ * Used for TLS to a device's own web server (https_target), and to the
+ * reflector by wslink.c (the WebSockets of the agent and reflector-client)
+ * and by reflector-client's --connect.
  * Part of librfagent; not installed.
  */
 #ifndef RF_TLSRAW_H

@@ -14,11 +14,9 @@
 #include "err.h"
 #include "evloop.h"
 #include "log.h"
-#include "rfagent.h"
 #include "wsclient.h"
 #include "wslink.h"
 #include "ws.h"
-#include "wt.h"
 
 /* ------------------------------------------------------------ queues -- */
 
@@ -113,46 +111,11 @@ rf_wsc_q_clear(struct rf_wsc_q *q)
 	q->bytes = 0;
 }
 
-/* ---------------------------------------------------- vhost, proxy -- */
-
-int
-rf_wsc_proxy_address(const char *url, const char *user,
-    const char *password, char *buf, size_t len, const char **why)
-{
-	struct rf_agent_url pu;
-	size_t alen;
-	int n;
-
-	if (len > 0)
-		buf[0] = '\0';
-	if (strncmp(url, "http://", 7) != 0) {
-		*why = "an http:// URL such as \"http://proxy.example.net:3128\"";
-		return RF_ERR_INVAL;
-	}
-	if (rf_agent_parse_url(url, &pu, why) != 0)
-		return RF_ERR_INVAL;
-	alen = (user != NULL ? strlen(user) + 1 : 0) +
-	    (password != NULL ? strlen(password) : 0);
-	if (alen > RF_WSC_PROXY_AUTH_MAX) {
-		*why = "proxy credentials of at most 95 bytes";
-		return RF_ERR_LIMIT;
-	}
-	n = snprintf(buf, len, "%s%s%s%s%s:%d",
-	    user != NULL ? user : "", user != NULL && password != NULL ?
-	    ":" : "", user != NULL && password != NULL ? password : "",
-	    user != NULL ? "@" : "", pu.host, pu.port);
-	if (n < 0 || (size_t)n >= len) {
-		explicit_bzero(buf, len);
-		*why = "a shorter proxy address";
-		return RF_ERR_LIMIT;
-	}
-	return 0;
-}
+/* ------------------------------------------------------------ vhost -- */
 
 struct lws_vhost *
 rf_wsc_vhost_new(struct lws_context *ctx, const char *name,
-    const struct lws_protocols *protocols, const char *ca_file,
-    const char *proxy)
+    const struct lws_protocols *protocols)
 {
 	struct lws_context_creation_info info;
 	struct lws_vhost *vh;
@@ -167,9 +130,6 @@ rf_wsc_vhost_new(struct lws_context *ctx, const char *name,
 	info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
 	info.vhost_name = name;
 	info.protocols = protocols;
-	info.client_ssl_ca_filepath = ca_file;
-	info.http_proxy_address = proxy != NULL && *proxy != '\0' ? proxy :
-	    NULL;
 	vh = lws_create_vhost(ctx, &info);
 	if (env != NULL) {
 		setenv("http_proxy", env, 1);
@@ -217,82 +177,6 @@ out:
 	return r;
 }
 
-int
-rf_wsc_check_subprotocol(struct lws *wsi, const char *want, char *why,
-    size_t len)
-{
-	char proto[128];
-
-	if (lws_hdr_copy(wsi, proto, sizeof(proto), WSI_TOKEN_PROTOCOL) < 0)
-		proto[0] = '\0';
-	if (strcmp(proto, want) == 0)
-		return 0;
-	snprintf(why, len, "the reflector answered 101 with subprotocol "
-	    "'%.64s', not '%s'", proto, want);
-	return -1;
-}
-
-int
-rf_wsc_ext_read(struct lws *wsi, struct rf_wt_ext *theirs, char *raw,
-    size_t rawlen)
-{
-	/* lws keeps unknown header names lowercased, with the colon. */
-	static const char name[] = "x-reflector-webtunnel-ext:";
-
-	memset(theirs, 0, sizeof(*theirs));
-	raw[0] = '\0';
-	if (lws_hdr_custom_length(wsi, name, (int)sizeof(name) - 1) < 0)
-		return RF_ERR_NOTFOUND;
-	/* Longer than rawlen: no value of ours is, so it is unusable. */
-	if (lws_hdr_custom_copy(wsi, raw, (int)rawlen, name,
-	    (int)sizeof(name) - 1) < 0) {
-		raw[0] = '\0';
-		return RF_ERR_PROTO;
-	}
-	return rf_wt_ext_parse(raw, theirs);
-}
-
-/* A header of the failed response, trimmed, or "". */
-static void
-custom_header(struct lws *wsi, const char *name, char *buf, size_t len)
-{
-	size_t n;
-
-	if (lws_hdr_custom_copy(wsi, buf, (int)len, name,
-	    (int)strlen(name)) < 0)
-		buf[0] = '\0';
-	n = strlen(buf);
-	while (n > 0 && (buf[n - 1] == ' ' || buf[n - 1] == '\t'))
-		buf[--n] = '\0';
-}
-
-void
-rf_wsc_failure_read(struct lws *wsi, const char *in,
-    struct rf_wsc_failure *f)
-{
-	memset(f, 0, sizeof(*f));
-	snprintf(f->detail, sizeof(f->detail), "%s",
-	    in != NULL ? in : "connection failed");
-	if (wsi != NULL) {
-		f->status = (int)lws_http_client_http_response(wsi);
-		custom_header(wsi, "x-ptth-error:", f->reason,
-		    sizeof(f->reason));
-		if (f->reason[0] == '\0')
-			custom_header(wsi, "x-webtunnel-error:", f->reason,
-			    sizeof(f->reason));
-	}
-	if (in != NULL && strcmp(in, "proxy not h1") == 0)
-		f->proxy = 1;
-	/*
-	 * lws says "ssl error", "tls: ...", or quotes OpenSSL's verify result
-	 * ("server's cert didn't look good, X509_V_ERR = 20: ...").
-	 */
-	if (f->status == 0 && in != NULL && (strstr(in, "cert") != NULL ||
-	    strstr(in, "X509") != NULL || strstr(in, "ssl") != NULL ||
-	    strstr(in, "SSL") != NULL || strstr(in, "tls") != NULL))
-		f->tls = 1;
-}
-
 void
 rf_wsc_failure_text(const struct rf_wsc_failure *f, const char *hint401,
     const char *hint407, char *buf, size_t len)
@@ -306,13 +190,8 @@ rf_wsc_failure_text(const struct rf_wsc_failure *f, const char *hint401,
 		    f->proxy_status, auth ? " (check " : "", auth ?
 		    hint407 != NULL ? hint407 : "its user name and password" :
 		    "", auth ? ")" : "");
-	else if (f->proxy && strcmp(f->detail, "proxy not h1") != 0)
-		snprintf(buf, len, "%s", f->detail);
 	else if (f->proxy)
-		snprintf(buf, len, "the proxy refused the CONNECT (407 Proxy "
-		    "Authentication Required? check %s), or its answer came "
-		    "in pieces lws cannot read", hint407 != NULL ? hint407 :
-		    "the proxy's user name and password");
+		snprintf(buf, len, "%s", f->detail);
 	else if (f->status >= 300 && f->reason[0] != '\0')
 		snprintf(buf, len, "the reflector answered %d: %s",
 		    f->status, f->reason);

@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * The client side of a WebSocket to a reflector, as the device agent
- * (tunnel.c, rfagent.c) and reflector-client (client*.c) both need it: the
- * byte queues of a relay, the lws vhost that reaches the reflector (CA
- * file, host name check, HTTP CONNECT proxy), Basic credentials, the
- * reading of a refused handshake, and keep-alive timing.  Part of
+ * (tunnel.c, rfagent.c) and reflector-client (client*.c) both need it
+ * around the WebSocket itself (wslink.h): the byte queues of a relay, the
+ * lws vhost their raw connections run on, Basic credentials, why a link
+ * failed in words, the send batches and keep-alive timing.  Part of
  * librfagent; not installed (firmware uses rfagent.h).
  */
 #ifndef RF_WSCLIENT_H
@@ -18,7 +18,10 @@
 
 #include "buf.h"
 
-/* lws keeps a proxy's "user:password" in 96 bytes. */
+/*
+ * A proxy's "user:password", in bytes at most: the limit lws's proxy had,
+ * kept so that configurations mean what they meant (wslink.h).
+ */
 #define RF_WSC_PROXY_AUTH_MAX	95
 
 /* ------------------------------------------------------------ queues -- */
@@ -50,29 +53,17 @@ void	rf_wsc_q_clear(struct rf_wsc_q *);
 size_t	rf_wsc_q_peek(const struct rf_wsc_q *, const unsigned char **p);
 void	rf_wsc_q_drop(struct rf_wsc_q *, size_t n);
 
-/* ---------------------------------------------------- vhost, proxy -- */
+/* ------------------------------------------------------------ vhost -- */
 
 /*
- * The "[user[:password]@]host:port" lws wants for a CONNECT proxy, from an
- * http:// URL and optional Basic credentials.  RF_ERR_INVAL with *why for
- * a URL that is not one, RF_ERR_LIMIT when it does not fit in len or the
- * credentials are longer than lws keeps.
- */
-int	rf_wsc_proxy_address(const char *url, const char *user,
-	    const char *password, char *buf, size_t len, const char **why);
-
-/*
- * A client vhost named name with protocols: servers verified against
- * ca_file (NULL: the system's certificate authorities), host names
- * checked; through the proxy (an rf_wsc_proxy_address, or NULL for a
- * direct connection).  lws would also read the lowercase http_proxy of the
- * environment for a vhost without a proxy: it is hidden while the vhost is
- * made, so that the proxy is only ever the one given.  NULL on failure
- * (the CA file does not load, most likely).
+ * A client vhost named name with protocols, for raw connections whose TLS
+ * and proxy are ours (tlsraw.h, wslink.h).  lws would read the lowercase
+ * http_proxy of the environment for it and send every client connection,
+ * raw ones too, through that proxy: it is hidden while the vhost is made,
+ * so that the proxy is only ever the one configured.  NULL on failure.
  */
 struct lws_vhost *rf_wsc_vhost_new(struct lws_context *, const char *name,
-	    const struct lws_protocols *, const char *ca_file,
-	    const char *proxy);
+	    const struct lws_protocols *);
 
 /* lws's log lines into ours, at debug level (lws_set_log_level's emit). */
 void	rf_wsc_lws_log(int level, const char *line);
@@ -86,42 +77,19 @@ void	rf_wsc_lws_log(int level, const char *line);
 int	rf_wsc_basic(const char *user, const char *password, char *out,
 	    size_t len);
 
-/*
- * Checks that a 101 names exactly the subprotocol want (a stock peer
- * closes otherwise).  0, or -1 with a sentence in why.
- */
-int	rf_wsc_check_subprotocol(struct lws *, const char *want, char *why,
-	    size_t len);
-
-struct rf_wt_ext;
-/*
- * What a 101 answered to the RF_WT_EXT_HEADER we announced
- * (reflector-webtunnel(7)), from LWS_CALLBACK_CLIENT_FILTER_PRE_ESTABLISH
- * on: 0 with *theirs when it answered a value rf_wt_ext_parse takes, and
- * the extension is on; RF_ERR_NOTFOUND when it sent none (a stock
- * reflector); RF_ERR_PROTO when the value is unusable.  raw gets the value
- * as it came, for the log ("" if none).  Anything but 0 means the plain
- * protocol, never a failed handshake.
- */
-int	rf_wsc_ext_read(struct lws *, struct rf_wt_ext *theirs, char *raw,
-	    size_t rawlen);
-
-/* Why a connection or its handshake failed. */
+/* Why a connection or its handshake failed, or how it ended (wslink.h). */
 struct rf_wsc_failure {
 	int	 status;	/* the HTTP status, 0 if none came */
 	int	 proxy;		/* the CONNECT proxy refused or failed */
 	int	 proxy_status;	/* what it answered, 0 if unknown */
 	int	 tls;		/* TLS failed: certificate or handshake */
-	char	 reason[160];	/* X-PTTH-Error (or X-WebTunnel-Error) */
-	char	 detail[200];	/* what lws said */
+	int	 closed;	/* the peer ended an open link */
+	int	 close_code;	/* of its CLOSE (1005: none given), or 0 */
+	char	 reason[160];	/* X-PTTH-Error (or X-WebTunnel-Error), or
+				 * the CLOSE's reason */
+	char	 detail[200];	/* what failed, in words */
 };
 
-/*
- * Reads it from LWS_CALLBACK_CLIENT_CONNECTION_ERROR's wsi (may be NULL)
- * and in (lws's message, may be NULL).
- */
-void	rf_wsc_failure_read(struct lws *, const char *in,
-	    struct rf_wsc_failure *);
 /*
  * A sentence for the log: "the reflector answered 503: Device offline".
  * hint401 (may be NULL) is added in brackets to a 401 without a reason;

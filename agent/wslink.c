@@ -29,25 +29,27 @@ rf_wsl_proxy_parse(struct rf_wsl_proxy *p, const char *url, const char *user,
     const char *password, const char **why)
 {
 	struct rf_agent_url pu;
-	char addr[512];
-	int r;
+	size_t clen;
 
 	memset(p, 0, sizeof(*p));
-	/* The same checks, limits and phrases as lws's proxy had. */
-	if ((r = rf_wsc_proxy_address(url, user, password, addr, sizeof(addr),
-	    why)) != 0)
-		return r;
-	explicit_bzero(addr, sizeof(addr));
+	if (strncmp(url, "http://", 7) != 0) {
+		*why = "an http:// URL such as "
+		    "\"http://proxy.example.net:3128\"";
+		return RF_ERR_INVAL;
+	}
 	if (rf_agent_parse_url(url, &pu, why) != 0)
 		return RF_ERR_INVAL;
-	snprintf(p->host, sizeof(p->host), "%s", pu.host);
-	p->port = pu.port;
-	if (user != NULL && rf_wsc_basic(user, password != NULL ? password :
-	    "", p->auth, sizeof(p->auth)) != 0) {
+	clen = (user != NULL ? strlen(user) + 1 : 0) +
+	    (password != NULL ? strlen(password) : 0);
+	if (clen > RF_WSC_PROXY_AUTH_MAX || (user != NULL &&
+	    rf_wsc_basic(user, password != NULL ? password : "", p->auth,
+	    sizeof(p->auth)) != 0)) {
 		*why = "proxy credentials of at most 95 bytes";
 		explicit_bzero(p, sizeof(*p));
 		return RF_ERR_LIMIT;
 	}
+	snprintf(p->host, sizeof(p->host), "%s", pu.host);
+	p->port = pu.port;
 	return 0;
 }
 
@@ -105,6 +107,7 @@ rf_wsl_failed(struct rf_wsl *l, const char *lws_says)
 		    "the upgrade");
 		break;
 	case RF_WSL_OPEN:
+		l->fail.closed = 1;
 		fail(l, "the connection closed");
 		break;
 	case RF_WSL_DONE:
@@ -179,6 +182,7 @@ rf_wsl_connect(struct rf_wsl *l, const struct rf_wsl_conf *c,
 	struct lws_client_connect_info ci;
 	unsigned char nonce[16];
 	char b64[64];
+	const char *addr = c->address != NULL ? c->address : c->host;
 	int px = c->proxy != NULL && c->proxy->host[0] != '\0', dflt;
 
 	rf_wsl_free(l);
@@ -214,10 +218,11 @@ rf_wsl_connect(struct rf_wsl *l, const struct rf_wsl_conf *c,
 	    headers != NULL ? headers : "") != 0)
 		return fail(l, "the upgrade request does not fit in %d bytes",
 		    WSL_HEAD_MAX);
+	/* The proxy reaches the address: a name may have no DNS of its own. */
 	if (px && (rf_buf_putf(&l->out, "CONNECT ") != 0 ||
-	    put_authority(&l->out, c->host, c->port, -1) != 0 ||
+	    put_authority(&l->out, addr, c->port, -1) != 0 ||
 	    rf_buf_putf(&l->out, " HTTP/1.1\r\nHost: ") != 0 ||
-	    put_authority(&l->out, c->host, c->port, -1) != 0 ||
+	    put_authority(&l->out, addr, c->port, -1) != 0 ||
 	    (c->proxy->auth[0] != '\0' && rf_buf_putf(&l->out,
 	    "\r\nProxy-Authorization: %s", c->proxy->auth) != 0) ||
 	    rf_buf_putf(&l->out, "\r\n\r\n") != 0))
@@ -226,7 +231,7 @@ rf_wsl_connect(struct rf_wsl *l, const struct rf_wsl_conf *c,
 	memset(&ci, 0, sizeof(ci));
 	ci.context = c->ctx;
 	ci.vhost = c->vhost;
-	ci.address = px ? c->proxy->host : c->host;
+	ci.address = px ? c->proxy->host : addr;
 	ci.port = px ? c->proxy->port : c->port;
 	ci.host = ci.address;
 	ci.method = "RAW";
@@ -236,8 +241,8 @@ rf_wsl_connect(struct rf_wsl *l, const struct rf_wsl_conf *c,
 	l->proxied = px;
 	l->state = RF_WSL_TCP;
 	if (lws_client_connect_via_info(&ci) == NULL && l->state == RF_WSL_TCP)
-		return fail(l, "cannot start a connection to %.200s",
-		    ci.address);
+		return fail(l, "cannot start a connection to %.200s:%d",
+		    ci.address, ci.port);
 	return l->state == RF_WSL_DONE ? -1 : 0;
 }
 
@@ -317,8 +322,9 @@ upgraded(struct rf_wsl *l)
 	struct rf_http_head *h = l->head;
 	char v[128], want[RF_WS_ACCEPT_LEN + 1];
 
+	/* A 101 that fails a check below is a status too: not a reflector. */
+	l->fail.status = h->status;
 	if (h->status != 101) {
-		l->fail.status = h->status;
 		if (rf_wsl_header(l, "X-PTTH-Error", l->fail.reason,
 		    sizeof(l->fail.reason)) != 0)
 			(void)rf_wsl_header(l, "X-WebTunnel-Error",
@@ -339,11 +345,36 @@ upgraded(struct rf_wsl *l)
 	if (strcmp(v, l->subprotocol) != 0)
 		return fail(l, "the reflector answered 101 with subprotocol "
 		    "'%.64s', not '%s'", v, l->subprotocol);
+	l->fail.status = 0;
 	l->state = RF_WSL_OPEN;
 	if (l->ops->open(l->arg) != 0)
 		return fail(l, "refused");
 	head_end(l);
 	return 0;
+}
+
+/*
+ * The peer's CLOSE, as it came: its code (1005 for none) and its reason
+ * for the log, control characters shown as '?'.  Not checked further: it
+ * ends the link either way.
+ */
+static int
+peer_closed(struct rf_wsl *l, const struct rf_ws_msg *m)
+{
+	size_t i, n;
+
+	l->fail.closed = 1;
+	l->fail.close_code = RF_WS_CLOSE_NO_STATUS;
+	if (m->len >= 2) {
+		l->fail.close_code = m->data[0] << 8 | m->data[1];
+		n = m->len - 2 < sizeof(l->fail.reason) - 1 ? m->len - 2 :
+		    sizeof(l->fail.reason) - 1;
+		for (i = 0; i < n; i++)
+			l->fail.reason[i] = m->data[2 + i] < 0x20 ||
+			    m->data[2 + i] == 0x7f ? '?' : (char)m->data[2 + i];
+		l->fail.reason[n] = '\0';
+	}
+	return fail(l, "the reflector closed the tunnel");
 }
 
 /* One message or control frame, whole. */
@@ -364,7 +395,7 @@ message(struct rf_wsl *l, const struct rf_ws_msg *m)
 		l->ops->want_write(l->arg);
 		return 0;
 	case RF_WS_CLOSE:
-		return fail(l, "the reflector closed the tunnel");
+		return peer_closed(l, m);
 	default:
 		return 0;	/* PONG: it counted as traffic */
 	}
@@ -433,8 +464,10 @@ pull_tls(struct rf_wsl *l, struct lws *wsi)
 			continue;
 		if (n == RF_ERR_AGAIN)
 			return 0;
-		if (n == RF_ERR_EOF)
+		if (n == RF_ERR_EOF) {
+			l->fail.closed = 1;
 			return fail(l, "the reflector ended TLS (close_notify)");
+		}
 		return fail(l, "%s", rf_tlsraw_error(l->t));
 	}
 }
@@ -481,6 +514,15 @@ rf_wsl_rx(struct rf_wsl *l, struct lws *wsi, const void *in, size_t len)
 	return rf_wsl_flush(l, wsi);
 }
 
+/* A write failed: the peer reset the connection, or it went away. */
+static int
+write_failed(struct rf_wsl *l)
+{
+	if (l->state == RF_WSL_OPEN)
+		l->fail.closed = 1;
+	return fail(l, "write failed");
+}
+
 int
 rf_wsl_flush(struct rf_wsl *l, struct lws *wsi)
 {
@@ -489,7 +531,7 @@ rf_wsl_flush(struct rf_wsl *l, struct lws *wsi)
 	if (rf_buf_len(&l->out) > 0) {
 		if ((n = rf_evloop_write(wsi, rf_buf_ptr(&l->out),
 		    rf_buf_len(&l->out))) < 0)
-			return fail(l, "write failed");
+			return write_failed(l);
 		(void)rf_buf_consume(&l->out, (size_t)n);
 		if (rf_buf_len(&l->out) > 0) {
 			lws_callback_on_writable(wsi);
@@ -498,7 +540,7 @@ rf_wsl_flush(struct rf_wsl *l, struct lws *wsi)
 		rf_buf_free(&l->out);
 	}
 	if (l->t != NULL && rf_tlsraw_flush(l->t, wsi) != 0)
-		return fail(l, "write failed");
+		return write_failed(l);
 	return 0;
 }
 

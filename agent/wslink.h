@@ -11,8 +11,12 @@
  * reads the proxy's reply with one recv(2) and reports a 407 only as
  * "proxy not h1".  And the frames we send were already ours (wsclient.h).
  *
+ * Used by the device agent's tunnel (tunnel.c) and by reflector-client's
+ * WebSocket tunnels (client-tunnel.c).
+ *
  * Lifecycle.  rf_wsl_connect starts an lws raw client connection, to the
- * proxy when there is one, else to the reflector; the owner's raw
+ * proxy when there is one, else to the reflector's address (its name, the
+ * one TLS checks and Host carries, unless told another); the owner's raw
  * protocol callback hands its events over: RAW_CONNECTED to
  * rf_wsl_connected, RAW_RX to rf_wsl_rx, RAW_WRITEABLE to rf_wsl_flush
  * (then its own frames once rf_wsl_is_open).  The steps are the CONNECT
@@ -21,16 +25,23 @@
  * 101 with the right Sec-WebSocket-Accept, Upgrade and Connection, and
  * exactly the subprotocol asked for; then ops->open, where the owner may
  * read the 101's headers (rf_wsl_header) and refuse.  When any step
- * fails, rf_wsl_* returns -1 with l->fail saying why, and the owner
- * closes the connection.
+ * fails, rf_wsl_* returns -1 with l->fail saying why (a refusal's status
+ * and X-PTTH-Error, the proxy's status, TLS), and the owner closes the
+ * connection.
  *
- * Receiving.  Each whole message goes to ops->message, its bytes valid
- * only during the call; PINGs are answered (ops->want_write, then
+ * Receiving.  Each whole message, binary or text, of at most max_message
+ * bytes goes to ops->message, its bytes valid only during the call
+ * (fragments are put together first, so l->in and the assembler may each
+ * hold up to max_message); PINGs are answered (ops->want_write, then
  * rf_wsl_pong in the owner's next batch), PONGs only count as traffic, a
- * CLOSE ends the link (l->fail: "the reflector closed the tunnel").  The
- * owner may stop receiving from inside ops->message (rf_wsl_pause): what
- * was read already waits, decrypted or not, and rf_wsl_rx(l, wsi, NULL,
- * 0) once it resumes carries on with it before lws reads again.
+ * CLOSE ends the link (l->fail: "the reflector closed the tunnel", with
+ * its code and reason; none goes back, the owner closes the connection).
+ * l->fail.closed tells an end of this kind (a CLOSE, close_notify, the
+ * connection closed or reset once open) from a broken one (the protocol,
+ * TLS, a message too long).  The owner may stop receiving from inside
+ * ops->message (rf_wsl_pause): what was read already waits, decrypted or
+ * not, and rf_wsl_rx(l, wsi, NULL, 0) once it resumes carries on with it
+ * before lws reads again.
  *
  * Sending.  The owner frames and masks its messages (rf_wsc_batch) and
  * writes them with rf_wsl_write, which behaves as rf_evloop_write does
@@ -64,8 +75,10 @@ struct rf_wsl_proxy {
 };
 
 /*
- * From an http:// URL and optional credentials.  0, or RF_ERR_INVAL /
- * RF_ERR_LIMIT with a phrase in *why, as rf_wsc_proxy_address.
+ * From an http:// URL and optional Basic credentials ("user:password" of
+ * at most RF_WSC_PROXY_AUTH_MAX bytes).  0, or RF_ERR_INVAL (not such a
+ * URL) or RF_ERR_LIMIT (the credentials) with a phrase in *why, such as
+ * "proxy credentials of at most 95 bytes".
  */
 int	rf_wsl_proxy_parse(struct rf_wsl_proxy *, const char *url,
 	    const char *user, const char *password, const char **why);
@@ -77,7 +90,9 @@ struct rf_wsl_conf {
 	const char		*lws_protocol;	/* the owner's raw protocol */
 	void			*opaque;	/* the wsi's opaque user data */
 	struct lws		**pwsi;		/* set as lws's ci.pwsi */
-	const char		*host;		/* the reflector */
+	const char		*host;		/* for SNI, the check, Host */
+	const char		*address;	/* connect (or CONNECT) there;
+						 * NULL: host */
 	int			 port;
 	const char		*path;
 	SSL_CTX			*tls;		/* NULL: ws:// */
@@ -171,8 +186,12 @@ size_t	rf_wsl_pending(const struct rf_wsl *);
 int	rf_wsl_pong(struct rf_wsl *, struct rf_wsc_batch *);
 /*
  * The end, as far as the socket takes it now: a CLOSE frame with code
- * (after what waits in tx, if tx is not NULL and the socket takes it)
- * and TLS's close_notify.  The owner closes the connection afterwards.
+ * (after what waits in tx, if tx is not NULL and the socket takes it; and
+ * none while TLS still holds an earlier write, see rf_wsl_pending) and
+ * TLS's close_notify.  The owner closes the connection afterwards: lws
+ * closes a raw socket at once, so an owner whose last bytes must arrive
+ * waits for rf_wsl_pending to be 0, shuts down its writing side and lets
+ * the peer close (client-tunnel.c's tunnel_end).
  */
 void	rf_wsl_close(struct rf_wsl *, struct lws *, uint16_t code,
 	    struct rf_buf *tx);
