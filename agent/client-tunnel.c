@@ -666,6 +666,7 @@ tunnel_resume(lws_sorted_usec_list_t *sul)
 	if (c->ws == NULL || c->ws_paused || !rf_wsl_is_open(&c->link))
 		return;
 	if (rf_wsl_rx(&c->link, c->ws, NULL, 0) != 0) {
+		rf_wsl_close_answer(&c->link, c->ws, &c->tx);
 		link_end(c);
 		lws_set_timeout(c->ws, 1, LWS_TO_KILL_ASYNC);
 	}
@@ -775,6 +776,7 @@ tunnel_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 			break;		/* tunnel_end: dropped */
 		c->ka.last_rx = lws_now_usecs();
 		if (rf_wsl_rx(&c->link, wsi, in, len) != 0) {
+			rf_wsl_close_answer(&c->link, wsi, &c->tx);
 			link_end(c);
 			return -1;
 		}

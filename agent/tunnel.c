@@ -165,6 +165,7 @@ dev_resume(struct rf_evflush *fl)
 	if (d->wsi == NULL || d->dead || d->paused)
 		return;
 	if (rf_wsl_rx(&d->link, d->wsi, NULL, 0) != 0) {
+		rf_wsl_close_answer(&d->link, d->wsi, &d->tx);
 		link_failed(d);
 		lws_set_timeout(d->wsi, 1, LWS_TO_KILL_ASYNC);
 	}
@@ -766,6 +767,7 @@ tunnel_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 			return -1;
 		d->ka.last_rx = lws_now_usecs();
 		if (rf_wsl_rx(&d->link, wsi, in, len) != 0) {
+			rf_wsl_close_answer(&d->link, wsi, &d->tx);
 			link_failed(d);
 			return -1;
 		}

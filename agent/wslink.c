@@ -364,6 +364,7 @@ peer_closed(struct rf_wsl *l, const struct rf_ws_msg *m)
 	size_t i, n;
 
 	l->fail.closed = 1;
+	l->close_rcvd = 1;
 	l->fail.close_code = RF_WS_CLOSE_NO_STATUS;
 	if (m->len >= 2) {
 		l->fail.close_code = m->data[0] << 8 | m->data[1];
@@ -564,7 +565,8 @@ rf_wsl_pause(struct rf_wsl *l, struct lws *wsi, int on)
 long
 rf_wsl_write(struct rf_wsl *l, struct lws *wsi, const void *p, size_t len)
 {
-	if (l->state != RF_WSL_OPEN)
+	/* Once closed, only what goes before the CLOSE that answers one. */
+	if (l->state != RF_WSL_OPEN && !l->close_rcvd)
 		return -1;
 	if (l->t == NULL)
 		return rf_evloop_write(wsi, p, len);
@@ -605,7 +607,7 @@ rf_wsl_close(struct rf_wsl *l, struct lws *wsi, uint16_t code,
 	size_t plen;
 	long w;
 
-	if (l->state == RF_WSL_OPEN && wsi != NULL) {
+	if ((l->state == RF_WSL_OPEN || l->close_rcvd) && wsi != NULL) {
 		/* Only after a batch the socket did not take whole. */
 		if (tx != NULL && rf_buf_len(tx) > 0 &&
 		    (w = rf_wsl_write(l, wsi, rf_buf_ptr(tx),
@@ -621,8 +623,24 @@ rf_wsl_close(struct rf_wsl *l, struct lws *wsi, uint16_t code,
 		rf_tlsraw_close(l->t);
 		(void)rf_tlsraw_flush(l->t, wsi);
 	}
+	l->close_rcvd = 0;
 	if (l->state != RF_WSL_IDLE)
 		l->state = RF_WSL_DONE;
+}
+
+void
+rf_wsl_close_answer(struct rf_wsl *l, struct lws *wsi, struct rf_buf *tx)
+{
+	uint16_t code = (uint16_t)l->fail.close_code;
+
+	if (!l->close_rcvd)
+		return;
+	/* Its code back (RFC 6455 §5.5.1), none for none, 1002 for a bad one. */
+	if (code == RF_WS_CLOSE_NO_STATUS)
+		code = 0;
+	else if (!rf_ws_close_code_valid(code))
+		code = RF_WS_CLOSE_PROTOCOL;
+	rf_wsl_close(l, wsi, code, tx);
 }
 
 void

@@ -35,7 +35,8 @@
  * hold up to max_message); PINGs are answered (ops->want_write, then
  * rf_wsl_pong in the owner's next batch), PONGs only count as traffic, a
  * CLOSE ends the link (l->fail: "the reflector closed the tunnel", with
- * its code and reason; none goes back, the owner closes the connection).
+ * its code and reason; the owner answers it, rf_wsl_close_answer, and
+ * closes the connection).
  * l->fail.closed tells an end of this kind (a CLOSE, close_notify, the
  * connection closed or reset once open) from a broken one (the protocol,
  * TLS, a message too long).  The owner may stop receiving from inside
@@ -142,6 +143,7 @@ struct rf_wsl {
 	unsigned char		 pong[RF_WS_CONTROL_MAX];
 	size_t			 pong_len;
 	int			 pong_due;
+	int			 close_rcvd;	/* the peer's CLOSE, unanswered */
 	struct rf_wsc_failure	 fail;
 };
 
@@ -195,5 +197,12 @@ int	rf_wsl_pong(struct rf_wsl *, struct rf_wsc_batch *);
  */
 void	rf_wsl_close(struct rf_wsl *, struct lws *, uint16_t code,
 	    struct rf_buf *tx);
+/*
+ * After a CLOSE from the peer ended the link (rf_wsl_rx returned -1 with
+ * one received): the CLOSE that answers it, with its code, as
+ * rf_wsl_close sends one; nothing otherwise.  An owner calls it whenever
+ * rf_wsl_rx fails, before it closes the connection.
+ */
+void	rf_wsl_close_answer(struct rf_wsl *, struct lws *, struct rf_buf *tx);
 
 #endif
