@@ -62,12 +62,15 @@ UNIT_PROGS := $(UNIT_SRCS:.c=)
 # t/fuzz/fuzz-NAME.c defines LLVMFuzzerTestOneInput.  For make check it is
 # linked with fuzz-main.c (a main that replays files) by the normal compiler
 # into fuzz-NAME-replay; make fuzz links it with libFuzzer into fuzz-NAME.
+# Both link the agent's library too (fuzz-wslink), then common's.
 FUZZ_SRCS := $(filter-out t/fuzz/fuzz-main.c,$(wildcard t/fuzz/fuzz-*.c))
 FUZZ_REPLAY := $(FUZZ_SRCS:.c=-replay)
 FUZZ_PROGS := $(FUZZ_SRCS:.c=)
 FUZZ_OBJDIR := t/fuzz/obj
 FUZZ_LIB := $(FUZZ_OBJDIR)/libreflector.a
 FUZZ_LIB_OBJS := $(addprefix $(FUZZ_OBJDIR)/,$(LIB_OBJS))
+FUZZ_AGENT_LIB := $(FUZZ_OBJDIR)/agent/librfagent.a
+FUZZ_AGENT_LIB_OBJS := $(addprefix $(FUZZ_OBJDIR)/,$(AGENT_LIB_OBJS))
 FUZZ_OBJS := $(addprefix $(FUZZ_OBJDIR)/,$(FUZZ_SRCS:.c=.o))
 
 OBJS := $(LIB_OBJS) $(SERVER_OBJS) $(CTL_OBJS) $(AGENT_LIB_OBJS) $(AGENT_OBJS) \
@@ -202,8 +205,8 @@ agent/reflector-client: $(CLIENT_OBJS) $(AGENT_LIB) $(LIB)
 $(UNIT_PROGS): %: %.o $(AGENT_LIB) $(LIB)
 	$(QUIET_LINK)$(CC) $(ALL_LDFLAGS) -o $@ $< $(AGENT_LIB) $(LIB) $(ALL_LIBS)
 
-$(FUZZ_REPLAY): %-replay: %.o t/fuzz/fuzz-main.o $(LIB)
-	$(QUIET_LINK)$(CC) $(ALL_LDFLAGS) -o $@ $*.o t/fuzz/fuzz-main.o $(LIB) $(ALL_LIBS)
+$(FUZZ_REPLAY): %-replay: %.o t/fuzz/fuzz-main.o $(AGENT_LIB) $(LIB)
+	$(QUIET_LINK)$(CC) $(ALL_LDFLAGS) -o $@ $*.o t/fuzz/fuzz-main.o $(AGENT_LIB) $(LIB) $(ALL_LIBS)
 
 # --- Fuzzing ----------------------------------------------------------------
 
@@ -227,8 +230,11 @@ $(FUZZ_OBJDIR)/%.o: %.c $(FUZZ_BUILD_FLAGS)
 $(FUZZ_LIB): $(FUZZ_LIB_OBJS)
 	$(QUIET_AR)rm -f $@ && $(AR) rcs $@ $^
 
-$(FUZZ_PROGS): t/fuzz/%: $(FUZZ_OBJDIR)/t/fuzz/%.o $(FUZZ_LIB)
-	$(QUIET_FUZZLD)$(FUZZ_CC) $(FUZZ_LDFLAGS) -o $@ $< $(FUZZ_LIB) $(ALL_LIBS)
+$(FUZZ_AGENT_LIB): $(FUZZ_AGENT_LIB_OBJS)
+	$(QUIET_AR)rm -f $@ && $(AR) rcs $@ $^
+
+$(FUZZ_PROGS): t/fuzz/%: $(FUZZ_OBJDIR)/t/fuzz/%.o $(FUZZ_AGENT_LIB) $(FUZZ_LIB)
+	$(QUIET_FUZZLD)$(FUZZ_CC) $(FUZZ_LDFLAGS) -o $@ $< $(FUZZ_AGENT_LIB) $(FUZZ_LIB) $(ALL_LIBS)
 
 # --- Tests ------------------------------------------------------------------
 
@@ -325,6 +331,7 @@ config.mk: config.mk.in config.status
 	$(QUIET_GEN)./config.status --quiet config.mk
 endif
 
--include $(OBJS:.o=.d) $(FUZZ_LIB_OBJS:.o=.d) $(FUZZ_OBJS:.o=.d)
+-include $(OBJS:.o=.d) $(FUZZ_LIB_OBJS:.o=.d) $(FUZZ_AGENT_LIB_OBJS:.o=.d) \
+	$(FUZZ_OBJS:.o=.d)
 
 .PHONY: all check fuzz lint-man install uninstall clean distclean FORCE print-%

@@ -175,6 +175,26 @@ rf_wsl_header(const struct rf_wsl *l, const char *name, char *buf,
 
 /* ---------------------------------------------------------- the steps -- */
 
+/* l afresh, its buffers sized for messages of up to max_message bytes. */
+static void
+link_init(struct rf_wsl *l, const char *subprotocol, size_t max_message,
+    const struct rf_wsl_ops *ops, void *arg)
+{
+	rf_wsl_free(l);
+	l->ops = ops;
+	l->arg = arg;
+	l->max_message = max_message;
+	l->subprotocol = subprotocol;
+	rf_buf_init(&l->out, WSL_HEAD_MAX);
+	rf_buf_init(&l->req, WSL_HEAD_MAX);
+	/*
+	 * A frame cut short and what comes after it: on ws:// lws may hand
+	 * over a whole read (pt_serv_buf_size) while the link is paused.
+	 */
+	rf_buf_init(&l->in, max_message + RF_WS_HEADER_MAX + WSL_RAW_MAX);
+	rf_ws_asm_init(&l->wsasm, max_message);
+}
+
 int
 rf_wsl_connect(struct rf_wsl *l, const struct rf_wsl_conf *c,
     const char *headers, const struct rf_wsl_ops *ops, void *arg)
@@ -185,24 +205,12 @@ rf_wsl_connect(struct rf_wsl *l, const struct rf_wsl_conf *c,
 	const char *addr = c->address != NULL ? c->address : c->host;
 	int px = c->proxy != NULL && c->proxy->host[0] != '\0', dflt;
 
-	rf_wsl_free(l);
-	l->ops = ops;
-	l->arg = arg;
-	l->max_message = c->max_message;
-	l->subprotocol = c->subprotocol;
+	link_init(l, c->subprotocol, c->max_message, ops, arg);
 	snprintf(l->host, sizeof(l->host), "%s", c->host);
 	if (c->tls != NULL) {
 		SSL_CTX_up_ref(c->tls);
 		l->ctx = c->tls;
 	}
-	rf_buf_init(&l->out, WSL_HEAD_MAX);
-	rf_buf_init(&l->req, WSL_HEAD_MAX);
-	/*
-	 * A frame cut short and what comes after it: on ws:// lws may hand
-	 * over a whole read (pt_serv_buf_size) while the link is paused.
-	 */
-	rf_buf_init(&l->in, c->max_message + RF_WS_HEADER_MAX + WSL_RAW_MAX);
-	rf_ws_asm_init(&l->wsasm, c->max_message);
 	if (RAND_bytes(nonce, sizeof(nonce)) != 1 ||
 	    lws_b64_encode_string((const char *)nonce, sizeof(nonce), b64,
 	    sizeof(b64)) != RF_WS_KEY_LEN)
@@ -269,6 +277,19 @@ send_upgrade(struct rf_wsl *l, struct lws *wsi)
 	if (head_start(l) != 0)
 		return -1;
 	return rf_wsl_flush(l, wsi);
+}
+
+int
+rf_wsl_test_upgrade(struct rf_wsl *l, const char *key, const char *subprotocol,
+    size_t max_message, const struct rf_wsl_ops *ops, void *arg)
+{
+	link_init(l, subprotocol, max_message, ops, arg);
+	if (strlen(key) != RF_WS_KEY_LEN)
+		return fail(l, "a WebSocket key of %d characters",
+		    RF_WS_KEY_LEN);
+	memcpy(l->key, key, RF_WS_KEY_LEN + 1);
+	l->state = RF_WSL_UPGRADE;
+	return head_start(l);
 }
 
 /* TCP (and the proxy's tunnel) is up: TLS, or the upgrade at once. */

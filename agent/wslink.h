@@ -156,6 +156,17 @@ struct rf_wsl {
  */
 int	rf_wsl_connect(struct rf_wsl *, const struct rf_wsl_conf *,
 	    const char *headers, const struct rf_wsl_ops *, void *arg);
+/*
+ * l as rf_wsl_connect and rf_wsl_connected leave it on a ws:// connection
+ * without a proxy once the upgrade request is out (asking with key, a
+ * Sec-WebSocket-Key, for subprotocol, which l refers to): waiting for the
+ * 101 in rf_wsl_rx, which reads without a wsi (NULL) until something has
+ * to be written.  Exported for the unit tests and the fuzz target, which
+ * make a link without a connection.  0, or -1 with l->fail set.
+ */
+int	rf_wsl_test_upgrade(struct rf_wsl *, const char *key,
+	    const char *subprotocol, size_t max_message,
+	    const struct rf_wsl_ops *, void *arg);
 /* Frees what l holds and wipes it (the connection is lws's). */
 void	rf_wsl_free(struct rf_wsl *);
 
