@@ -344,6 +344,18 @@ def close_code(data):
     return struct.unpack(">H", data[:2])[0] if len(data) >= 2 else "-"
 
 
+def await_close(s):
+    """Waits for the agent's CLOSE of channel 1, says "close 1"; any other
+    message on the way is "unexpected"."""
+    while True:
+        kind, f = take(s)
+        if kind == "bin" and wt_op(f) == (0x02, 1):
+            say("close", 1)
+            return
+        if kind == "bin":
+            say("unexpected", f[:4].hex())
+
+
 def take(s):
     """The agent's next PONG ("pong", payload) or binary message ("bin",
     payload); its PINGs are answered."""
@@ -455,13 +467,7 @@ def run_wire(s, resp, port):
     while take(s) != ("pong", b"still-there"):
         pass
     s.sendall(ws_frame(frame(0x02, 1)))
-    while True:
-        kind, f = take(s)
-        if kind == "bin" and wt_op(f) == (0x02, 1):
-            say("close", 1)
-            break
-        if kind == "bin":
-            say("unexpected", f[:4].hex())
+    await_close(s)
     s.sendall(ws_frame(struct.pack(">H", 1000), 8))
     try:
         while True:
@@ -532,13 +538,7 @@ def run_flood(s, resp, port, n):
     say("flood-sent", n, sha)
     if not wait_pong(s, b"p%d" % seq, off, state):
         return
-    while True:
-        kind, f = take(s)
-        if kind == "bin" and wt_op(f) == (0x02, 1):
-            say("close", 1)
-            break
-        if kind == "bin":
-            say("unexpected", f[:4].hex())
+    await_close(s)
     hold(s)
 
 
