@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * Routing by the first bytes of a connection (see peek.h): the SNI of a
- * TLS ClientHello, the Host of a plain HTTP request head, and the device
- * id in a host name.  The bytes are peeked, never consumed, and come
- * from anyone on the Internet: every read goes through a struct rf_buf
- * view, and a parser says SHORT only while more bytes could still make
- * the input valid, so junk is refused at once instead of waited for.
+ * TLS ClientHello and whether it offers h2, the Host of a plain HTTP
+ * request head, and the device id in a host name.  The bytes are peeked,
+ * never consumed, and come from anyone on the Internet: every read goes
+ * through a struct rf_buf view, and a parser says SHORT only while more
+ * bytes could still make the input valid, so junk is refused at once
+ * instead of waited for.
  */
 #include <sys/types.h>
 #include <sys/socket.h>
@@ -26,6 +27,7 @@
 #define PEEK_TLS_HANDSHAKE	0x16
 #define PEEK_TLS_CLIENT_HELLO	1
 #define PEEK_TLS_EXT_SNI	0
+#define PEEK_TLS_EXT_ALPN	16
 #define PEEK_TLS_SNI_HOST_NAME	0
 #define PEEK_TLS_RANDOM		32
 #define PEEK_TLS_SESSION_ID_MAX	32
@@ -162,23 +164,60 @@ peek_tls_sni_ext(struct rf_buf *ext, char *host, size_t hostlen, int *found)
 	return 0;
 }
 
-/* The extensions block: every extension is walked, so a torn one fails. */
+/*
+ * The application_layer_protocol_negotiation extension (RFC 7301 3.1): a
+ * non-empty list filling the extension, of non-empty names.  Names are
+ * compared as bytes: "h2c" or "H2" is not "h2".
+ */
 static int
-peek_tls_extensions(struct rf_buf *exts, char *host, size_t hostlen)
+peek_tls_alpn_ext(struct rf_buf *ext, int *offers_h2)
+{
+	struct rf_buf	 list, name;
+
+	if (rf_buf_get_sub_u16(ext, &list) != 0 || rf_buf_len(ext) != 0 ||
+	    rf_buf_len(&list) == 0)
+		return RF_ERR_PROTO;
+	while (rf_buf_len(&list) > 0) {
+		if (rf_buf_get_sub_u8(&list, &name) != 0 ||
+		    rf_buf_len(&name) == 0)
+			return RF_ERR_PROTO;
+		if (rf_buf_len(&name) == 2 && rf_buf_equal(&name, "h2", 2, 0))
+			*offers_h2 = 1;
+	}
+	return 0;
+}
+
+/*
+ * The extensions block: every extension is walked, so a torn one fails.
+ * RFC 8446 4.2 allows each type at most once; we check the two we read.
+ */
+static int
+peek_tls_extensions(struct rf_buf *exts, char *host, size_t hostlen,
+    int *offers_h2)
 {
 	struct rf_buf	 ext;
 	uint16_t	 type;
-	int		 seen = 0, found = 0, r;
+	int		 sni = 0, alpn = 0, found = 0, r;
 
 	while (rf_buf_len(exts) > 0) {
 		if (rf_buf_get_u16(exts, &type) != 0 ||
 		    rf_buf_get_sub_u16(exts, &ext) != 0)
 			return RF_ERR_PROTO;
-		if (type != PEEK_TLS_EXT_SNI)
+		switch (type) {
+		case PEEK_TLS_EXT_SNI:
+			if (sni++)
+				return RF_ERR_PROTO;
+			r = peek_tls_sni_ext(&ext, host, hostlen, &found);
+			break;
+		case PEEK_TLS_EXT_ALPN:
+			if (alpn++)
+				return RF_ERR_PROTO;
+			r = peek_tls_alpn_ext(&ext, offers_h2);
+			break;
+		default:
 			continue;
-		if (seen++)
-			return RF_ERR_PROTO;	/* RFC 8446 4.2: at most once */
-		if ((r = peek_tls_sni_ext(&ext, host, hostlen, &found)) != 0)
+		}
+		if (r != 0)
 			return r;
 	}
 	return found ? 0 : RF_ERR_NOTFOUND;
@@ -189,7 +228,8 @@ peek_tls_extensions(struct rf_buf *exts, char *host, size_t hostlen)
  * the record: a hello continued in a second record is refused (peek.h).
  */
 static int
-peek_tls_hello(struct rf_buf *rec, char *host, size_t hostlen)
+peek_tls_hello(struct rf_buf *rec, char *host, size_t hostlen,
+    int *offers_h2)
 {
 	struct rf_buf	 hello, field, exts;
 	uint8_t		 type;
@@ -215,17 +255,18 @@ peek_tls_hello(struct rf_buf *rec, char *host, size_t hostlen)
 		return RF_ERR_NOTFOUND;		/* no extensions at all */
 	if (rf_buf_get_sub_u16(&hello, &exts) != 0 || rf_buf_len(&hello) != 0)
 		return RF_ERR_PROTO;
-	return peek_tls_extensions(&exts, host, hostlen);
+	return peek_tls_extensions(&exts, host, hostlen, offers_h2);
 }
 
 int
 rf_peek_tls_sni(const void *buf, size_t len, char *host, size_t hostlen,
-    size_t *need)
+    int *offers_h2, size_t *need)
 {
 	struct rf_buf	 b, rec;
 	int		 r;
 
 	*need = 0;
+	*offers_h2 = 0;
 	if (hostlen > 0)
 		host[0] = '\0';
 	rf_buf_from(&b, buf, len);
@@ -233,9 +274,15 @@ rf_peek_tls_sni(const void *buf, size_t len, char *host, size_t hostlen,
 		return r;
 	if (hostlen == 0)
 		return RF_ERR_PROTO;
-	/* host may hold a name from before a later malformed extension. */
-	if ((r = peek_tls_hello(&rec, host, hostlen)) != 0)
+	/*
+	 * host and *offers_h2 may hold what came before a later malformed
+	 * extension; a hello without a host_name is valid for the flag.
+	 */
+	if ((r = peek_tls_hello(&rec, host, hostlen, offers_h2)) != 0) {
 		host[0] = '\0';
+		if (r != RF_ERR_NOTFOUND)
+			*offers_h2 = 0;
+	}
 	return r;
 }
 

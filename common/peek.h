@@ -2,9 +2,10 @@
 /*
  * Routing by the first bytes of a connection, read with MSG_PEEK and never
  * consumed (PLATFORM-NOTES: a TLS connection can change workers only before
- * its handshake): the SNI of a TLS ClientHello, the Host of a plain HTTP
- * request head, and the device id in a host name.  Pure parsers of
- * untrusted bytes over struct rf_buf, each with a fuzz target.
+ * its handshake): the SNI of a TLS ClientHello and whether it offers
+ * HTTP/2, the Host of a plain HTTP request head, and the device id in a
+ * host name.  Pure parsers of untrusted bytes over struct rf_buf, each
+ * with a fuzz target.
  */
 #ifndef RF_PEEK_H
 #define RF_PEEK_H
@@ -15,18 +16,22 @@
 #define RF_PEEK_TLS_MAX		(5 + 16384 + 2048)
 
 /*
- * Looks for the server_name of a ClientHello in the first TLS record.
- * 0: host (lowercased, NUL-terminated) is set.  RF_ERR_SHORT: the record
- * is not all there yet; *need is how many bytes the whole record takes
- * (5 + its length), or 5 if not even the record header is there.
- * RF_ERR_NOTFOUND: a valid ClientHello without a host_name.
+ * Looks for the server_name of a ClientHello in the first TLS record, and
+ * whether its application_layer_protocol_negotiation offers "h2" (RFC
+ * 7301: browsers do, agents and client tools never; route.c says why that
+ * matters).  0: host (lowercased, NUL-terminated) is set.  RF_ERR_SHORT:
+ * the record is not all there yet; *need is how many bytes the whole
+ * record takes (5 + its length), or 5 if not even the record header is
+ * there.  RF_ERR_NOTFOUND: a valid ClientHello without a host_name.
  * RF_ERR_PROTO: not a TLS handshake record with a ClientHello, a
- * malformed one, or a name that is not a DNS host name or does not fit
- * hostlen.  A ClientHello split over several records is RF_ERR_PROTO too
- * (no browser or agent does that for the first message's SNI).
+ * malformed one (an ALPN extension included), or a name that is not a
+ * DNS host name or does not fit hostlen.  A ClientHello split over
+ * several records is RF_ERR_PROTO too (no browser or agent does that for
+ * the first message's SNI).  *offers_h2 is 1 only on 0 and
+ * RF_ERR_NOTFOUND, when the hello is valid and lists "h2"; else 0.
  */
 int	rf_peek_tls_sni(const void *buf, size_t len, char *host,
-	    size_t hostlen, size_t *need);
+	    size_t hostlen, int *offers_h2, size_t *need);
 
 /* 1 if the bytes can only be a TLS handshake (0x16 0x03 ...). */
 int	rf_peek_is_tls(const void *buf, size_t len);

@@ -36,7 +36,14 @@
  * device in its SNI: device tunnels, and browsers of the portal) and the
  * worker already runs limits.max_handshakes handshakes, it is held here,
  * routed but not adopted, in a FIFO, until worker.c says a handshake ended.
- * Its handshake_timeout runs from the accept, held or not.
+ * Its handshake_timeout runs from the accept, held or not.  A ClientHello
+ * that offers "h2" in ALPN is not held, as a device host's is not: agents
+ * and client tools never offer it (their WebSocket upgrade is HTTP/1.1),
+ * browsers and curl with nghttp2 always do, so the portal's browsers no
+ * longer wait behind a reconnect storm.  A client that lies about it gains
+ * nothing it could not have by naming a device host in its SNI: the cap
+ * only orders work, it grants no access.  Such a connection still counts
+ * in the cap once adopted (worker.c), like any other for the portal host.
  *
  * Slow peers.  A connection that sends nothing routable within
  * handshake_timeout is closed.  TLS peeks set SO_RCVLOWAT to the bytes the
@@ -261,9 +268,13 @@ rf_route_release_held(void)
 	}
 }
 
-/* Routing is decided: hand the connection over, or adopt it here. */
+/*
+ * Routing is decided: hand the connection over, or adopt it here.
+ * offers_h2 matters only for the portal host (Held connections above): a
+ * device host is never held, here or by the owner it is handed to.
+ */
 static void
-route_to(int i, const char *host)
+route_to(int i, const char *host, int offers_h2)
 {
 	struct pending *p = &R.pend[i];
 	const struct rf_conf *conf = rf_worker_conf();
@@ -283,7 +294,7 @@ route_to(int i, const char *host)
 		return;
 	}
 	if (R.args->listeners[p->listener].tls && device[0] == '\0' &&
-	    !rf_worker_handshake_room()) {
+	    !offers_h2 && !rf_worker_handshake_room()) {
 		hold(i);
 		return;
 	}
@@ -311,15 +322,15 @@ peek_tls(int i, size_t n)
 {
 	char host[256];
 	size_t need = 0;
-	int r;
+	int r, h2;
 
-	r = rf_peek_tls_sni(R.peekbuf, n, host, sizeof(host), &need);
+	r = rf_peek_tls_sni(R.peekbuf, n, host, sizeof(host), &h2, &need);
 	if (r == RF_ERR_SHORT && need <= R.peekbuf_len) {
 		set_lowat(R.pend[i].fd, (int)need);
 		return;
 	}
 	/* No SNI or not TLS: lws will say what is wrong with it. */
-	route_to(i, r == 0 ? host : NULL);
+	route_to(i, r == 0 ? host : NULL, h2);
 }
 
 static void
@@ -333,7 +344,7 @@ peek_http(int i, size_t n)
 	    sizeof(host));
 	if (r == RF_ERR_SHORT)
 		return;
-	route_to(i, r == 0 ? host : NULL);
+	route_to(i, r == 0 ? host : NULL, 0);
 }
 
 void

@@ -34,7 +34,9 @@
  * vhost's SSL_CTX (SSL_CB_HANDSHAKE_DONE), which finds the connection by
  * its descriptor; a connection that dies in its handshake gives its place
  * back in WSI_DESTROY.  Device hosts (browsers, client tools, hand-offs)
- * are never held: they are few, and they are what the cap protects.
+ * and portal connections that offer h2 (browsers of the portal, route.c)
+ * are never held: they are few, and they are what the cap protects; once
+ * adopted they count, so the count may pass the cap for a while.
  *
  * Stop.  SIGTERM: leave the loop at once, closing every connection.  STOP
  * from the master, or EOF on the channel (the master is gone): stop

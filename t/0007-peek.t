@@ -1,3 +1,4 @@
 #!/bin/sh
-# Unit tests of the ClientHello SNI and HTTP Host peeking (common/peek.c).
+# Unit tests of the peeking in common/peek.c: a ClientHello's SNI and
+# whether it offers h2 in ALPN, and the Host of an HTTP request head.
 exec "${RF_BUILD:-$(dirname "$0")/..}/t/unit/peek-test"

@@ -6,11 +6,13 @@
  * returned host is non-empty, lowercase and NUL-terminated inside its
  * buffer; an SNI host is only [a-z0-9.-] in labels of 1-63; SHORT asks
  * for more than is there and never more than RF_PEEK_TLS_MAX; every
- * failure leaves the output empty; a device id is a valid label that,
- * with a dot and the domain, gives back the host.  The output buffers are
- * heap blocks of exactly their size, so ASan sees a write past them.
- * Build and replay: see fuzz-main.c.
+ * failure leaves the output empty; the h2 flag is 0 or 1, and 1 only for
+ * a valid hello (0 or NOTFOUND) whose bytes hold the name "\x02h2"; a
+ * device id is a valid label that, with a dot and the domain, gives back
+ * the host.  The output buffers are heap blocks of exactly their size, so
+ * ASan sees a write past them.  Build and replay: see fuzz-main.c.
  */
+#define _GNU_SOURCE	/* memmem */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -83,11 +85,15 @@ check_sni(const uint8_t *data, size_t size, size_t hostlen)
 {
 	char	*host;
 	size_t	 need = 12345;
-	int	 r;
+	int	 r, h2 = 12345;
 
 	if ((host = malloc(hostlen)) == NULL)
 		return;
-	r = rf_peek_tls_sni(data, size, host, hostlen, &need);
+	r = rf_peek_tls_sni(data, size, host, hostlen, &h2, &need);
+	FUZZ_CHECK(h2 == 0 || h2 == 1);
+	if (h2)
+		FUZZ_CHECK((r == 0 || r == RF_ERR_NOTFOUND) &&
+		    memmem(data, size, "\x02h2", 3) != NULL);
 	if (r == 0 || r == RF_ERR_SHORT)
 		FUZZ_CHECK(size == 0 || rf_peek_is_tls(data, size));
 	if (r == RF_ERR_SHORT) {

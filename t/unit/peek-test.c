@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * Unit tests for common/peek.c.  The ClientHellos are real: OpenSSL makes
- * them over a memory BIO (TLS 1.3 with X25519, TLS 1.2, without SNI, and
- * one padded to the ~1.8 KB of a post-quantum key share, which arrives in
- * two TCP segments).  Every truncation of each must ask for the rest of
- * the record, and every torn record must be refused, never read past.
+ * them over a memory BIO (TLS 1.3 with X25519, TLS 1.2, without SNI, one
+ * padded to the ~1.8 KB of a post-quantum key share, which arrives in
+ * two TCP segments, and some with ALPN as browsers and agents send it).
+ * Every truncation of each must ask for the rest of the record, and every
+ * torn record must be refused, never read past.
  * RF_PEEK_DUMP=dir writes the hellos there (the fuzz seeds came so).
  */
 #include <stdint.h>
@@ -45,11 +46,12 @@ pad_add_cb(SSL *s, unsigned int ext_type, const unsigned char **out,
 /*
  * The first flight of an OpenSSL client: its ClientHello record(s), read
  * from the write BIO after SSL_connect() wants to read.  maxver 0 is the
- * library's default (TLS 1.3).
+ * library's default (TLS 1.3).  alpn (or NULL) is the ALPN list in wire
+ * format, NUL-terminated: "\x02h2\x08http/1.1".
  */
 static int
 make_hello(struct hello *h, const char *name, const char *sni, int maxver,
-    const char *groups, int pad)
+    const char *groups, int pad, const char *alpn)
 {
 	SSL_CTX	*ctx;
 	SSL	*ssl;
@@ -78,6 +80,10 @@ make_hello(struct hello *h, const char *name, const char *sni, int maxver,
 	}
 	SSL_set_bio(ssl, rbio, wbio);
 	if (sni != NULL && !SSL_set_tlsext_host_name(ssl, sni))
+		goto out_ssl;
+	/* Unlike the others, 0 is success. */
+	if (alpn != NULL && SSL_set_alpn_protos(ssl,
+	    (const unsigned char *)alpn, (unsigned int)strlen(alpn)) != 0)
 		goto out_ssl;
 	if (SSL_connect(ssl) != -1 ||
 	    SSL_get_error(ssl, -1) != SSL_ERROR_WANT_READ)
@@ -111,7 +117,14 @@ dump_hello(const struct hello *h)
 	fclose(f);
 }
 
-/* rf_peek_tls_sni over a heap copy of exactly len bytes (for ASan). */
+/*
+ * rf_peek_tls_sni over a heap copy of exactly len bytes (for ASan).  Its
+ * offers_h2 is kept in last_h2; one set with a result other than 0 or
+ * NOTFOUND, or neither 0 nor 1, is counted in bad_h2.
+ */
+static int	 last_h2;
+static size_t	 bad_h2, calls;
+
 static int
 sni(const void *p, size_t len, char *host, size_t hostlen, size_t *need)
 {
@@ -122,8 +135,15 @@ sni(const void *p, size_t len, char *host, size_t hostlen, size_t *need)
 		abort();
 	if (len > 0)
 		memcpy(q, p, len);
-	r = rf_peek_tls_sni(q, len, host, hostlen, need);
+	last_h2 = -1;
+	r = rf_peek_tls_sni(q, len, host, hostlen, &last_h2, need);
 	free(q);
+	calls++;
+	if ((last_h2 != 0 && last_h2 != 1) ||
+	    (last_h2 != 0 && r != 0 && r != RF_ERR_NOTFOUND)) {
+		if (bad_h2++ == 0)
+			diag("offers_h2 %d with r %d", last_h2, r);
+	}
 	return r;
 }
 
@@ -180,17 +200,17 @@ test_real_hellos(void)
 
 	memset(pad_ext, 0xab, sizeof(pad_ext));
 	ok(make_hello(&h13, "tls13-x25519", "dev1.localhost", 0, "X25519",
-	    0) == 0, "OpenSSL made a TLS 1.3 X25519 ClientHello");
+	    0, NULL) == 0, "OpenSSL made a TLS 1.3 X25519 ClientHello");
 	ok(make_hello(&h12, "tls12", "dev2.example.net", TLS1_2_VERSION,
-	    NULL, 0) == 0, "a TLS 1.2 ClientHello");
-	ok(make_hello(&nosni, "tls13-nosni", NULL, 0, NULL, 0) == 0,
+	    NULL, 0, NULL) == 0, "a TLS 1.2 ClientHello");
+	ok(make_hello(&nosni, "tls13-nosni", NULL, 0, NULL, 0, NULL) == 0,
 	    "a ClientHello without SNI");
-	ok(make_hello(&big, "tls13-big", "dev1.localhost", 0, NULL, 1) == 0,
-	    "a ClientHello padded past 1.5 KB");
+	ok(make_hello(&big, "tls13-big", "dev1.localhost", 0, NULL, 1,
+	    NULL) == 0, "a ClientHello padded past 1.5 KB");
 	ok(make_hello(&upper, "tls13-upper", "Dev3.Example.NET", 0, NULL,
-	    0) == 0, "a ClientHello with an upper-case name");
+	    0, NULL) == 0, "a ClientHello with an upper-case name");
 	ok(make_hello(&under, "tls13-underscore", "dev_1.localhost", 0, NULL,
-	    0) == 0, "a ClientHello with an underscore in the name");
+	    0, NULL) == 0, "a ClientHello with an underscore in the name");
 
 	ok(record_len(&h13) + 5 == h13.len && h13.b[0] == 0x16,
 	    "the hello is one whole record");
@@ -201,6 +221,7 @@ test_real_hellos(void)
 	    "TLS 1.3 hello: SNI found");
 	is_str(host, "dev1.localhost", "TLS 1.3 host");
 	is_int(need, 0, "need is 0 on success");
+	is_int(last_h2, 0, "no ALPN: does not offer h2");
 	is_int(sni(h12.b, h12.len, host, sizeof(host), &need), 0,
 	    "TLS 1.2 hello: SNI found");
 	is_str(host, "dev2.example.net", "TLS 1.2 host");
@@ -277,19 +298,28 @@ sni_exts(struct rf_buf *e, const void *entries, size_t len, int twice)
 	}
 }
 
+/* A hello with the extensions block e (freed here), through sni(). */
 static int
-built_sni(const void *entries, size_t len, int twice, char *host)
+built_hello_sni(struct rf_buf *e, char *host)
 {
-	struct rf_buf	 e, h;
+	struct rf_buf	 h;
 	size_t		 need;
 	int		 r;
 
-	sni_exts(&e, entries, len, twice);
-	build_hello(&h, rf_buf_ptr(&e), rf_buf_len(&e));
+	build_hello(&h, rf_buf_ptr(e), rf_buf_len(e));
 	r = sni(rf_buf_ptr(&h), rf_buf_len(&h), host, HOSTLEN, &need);
-	rf_buf_free(&e);
+	rf_buf_free(e);
 	rf_buf_free(&h);
 	return r;
+}
+
+static int
+built_sni(const void *entries, size_t len, int twice, char *host)
+{
+	struct rf_buf	 e;
+
+	sni_exts(&e, entries, len, twice);
+	return built_hello_sni(&e, host);
 }
 
 static void
@@ -359,6 +389,179 @@ test_built_hellos(void)
 	is_int(sni(rf_buf_ptr(&h), rf_buf_len(&h), host, HOSTLEN, &need),
 	    RF_ERR_PROTO, "half an extensions length: PROTO");
 	rf_buf_free(&h);
+}
+
+/*
+ * Real hellos with ALPN: a browser's (h2 first), a TLS 1.2 one with h2
+ * last behind "h2c", an agent's (only http/1.1), one without SNI.
+ */
+static void
+test_real_alpn(void)
+{
+	static struct hello	 br, h12, agent, nosni;
+	char			 host[HOSTLEN];
+	size_t			 need;
+
+	ok(make_hello(&br, "tls13-alpn-h2", "localhost", 0, NULL, 0,
+	    "\x02h2\x08http/1.1") == 0, "a browser's hello: h2, http/1.1");
+	ok(make_hello(&h12, "tls12-alpn-h2", "localhost", TLS1_2_VERSION,
+	    NULL, 0, "\x03h2c\x08http/1.1\x02h2") == 0,
+	    "a TLS 1.2 hello: h2c, http/1.1, h2");
+	ok(make_hello(&agent, "tls13-alpn-http11", "localhost", 0, NULL, 0,
+	    "\x08http/1.1") == 0, "an agent's hello: only http/1.1");
+	ok(make_hello(&nosni, "tls13-alpn-nosni", NULL, 0, NULL, 0,
+	    "\x02h2") == 0, "a hello with h2 and no SNI");
+
+	is_int(sni(br.b, br.len, host, sizeof(host), &need), 0,
+	    "browser's hello: SNI found");
+	is_str(host, "localhost", "  host");
+	is_int(last_h2, 1, "  offers h2");
+	is_int(sni(h12.b, h12.len, host, sizeof(host), &need), 0,
+	    "TLS 1.2 hello with ALPN: SNI found");
+	is_int(last_h2, 1, "  offers h2, the last of three");
+	is_int(sni(agent.b, agent.len, host, sizeof(host), &need), 0,
+	    "agent's hello: SNI found");
+	is_int(last_h2, 0, "  does not offer h2");
+	is_int(sni(nosni.b, nosni.len, host, sizeof(host), &need),
+	    RF_ERR_NOTFOUND, "h2 without SNI: NOTFOUND");
+	is_int(last_h2, 1, "  but offers h2");
+	is_int(sni(br.b, br.len, host, 9, &need), RF_ERR_PROTO,
+	    "browser's hello, host too long for the buffer: PROTO");
+	is_int(last_h2, 0, "  and not h2");
+
+	check_truncations(&br);
+	check_truncations(&h12);
+
+	dump_hello(&br);
+	dump_hello(&h12);
+	dump_hello(&agent);
+}
+
+/*
+ * A built hello with server_name "a.bc" (if with_sni) and then an ALPN
+ * extension whose body is the given bytes; PAD_EXT_TYPE with no body
+ * after it if pad, so that ALPN is not the last extension.
+ */
+static int
+built_alpn(const void *body, size_t len, int with_sni, char *host)
+{
+	static const unsigned char sni_ext[] = { 0, 0, 0, 9, 0, 7,
+	    0, 0, 4, 'a', '.', 'b', 'c' };
+	struct rf_buf	 e;
+
+	rf_buf_init(&e, 0);
+	rf_buf_put_u16(&e, (uint16_t)((with_sni ? sizeof(sni_ext) : 0) +
+	    4 + len + 4));
+	if (with_sni)
+		rf_buf_put(&e, sni_ext, sizeof(sni_ext));
+	rf_buf_put_u16(&e, 16);
+	rf_buf_put_u16(&e, (uint16_t)len);
+	rf_buf_put(&e, body, len);
+	rf_buf_put_u16(&e, PAD_EXT_TYPE);
+	rf_buf_put_u16(&e, 0);
+	return built_hello_sni(&e, host);
+}
+
+static void
+alpn_ok(const unsigned char *body, size_t len, int want, const char *name)
+{
+	char	 host[HOSTLEN];
+
+	if (is_int(built_alpn(body, len, 1, host), 0, name)) {
+		is_str(host, "a.bc", "  host");
+		is_int(last_h2, want, want ? "  offers h2" : "  not h2");
+	}
+}
+
+static void
+alpn_bad(const unsigned char *body, size_t len, const char *name)
+{
+	char	 host[HOSTLEN];
+
+	is_int(built_alpn(body, len, 1, host), RF_ERR_PROTO, name);
+	ok(host[0] == '\0' && last_h2 == 0, "  host cleared, not h2");
+}
+
+static void
+test_built_alpn(void)
+{
+	static const unsigned char several[] = { 0, 16, 3, 'h', '2', 'c',
+	    8, 'h', 't', 't', 'p', '/', '1', '.', '1', 2, 'h', '2' };
+	static const unsigned char http11[] = { 0, 9,
+	    8, 'h', 't', 't', 'p', '/', '1', '.', '1' };
+	static const unsigned char h2[] = { 0, 3, 2, 'h', '2' };
+	static const unsigned char h2c[] = { 0, 4, 3, 'h', '2', 'c' };
+	static const unsigned char h2x[] = { 0, 4, 3, 'h', '2', 'x' };
+	static const unsigned char upper[] = { 0, 3, 2, 'H', '2' };
+	static const unsigned char h[] = { 0, 2, 1, 'h' };
+	static const unsigned char list_over[] = { 0, 4, 2, 'h', '2' };
+	static const unsigned char list_short[] = { 0, 3, 2, 'h', '2', 0 };
+	static const unsigned char name_over[] = { 0, 3, 3, 'h', '2' };
+	static const unsigned char name_past[] = { 0, 5, 2, 'h', '2',
+	    9, 'x' };
+	static const unsigned char empty_name[] = { 0, 4, 2, 'h', '2', 0 };
+	static const unsigned char empty_list[] = { 0, 0 };
+	static const unsigned char one[] = { 0 };
+	/* ALPN h2, then an extension whose length runs past the block. */
+	static const unsigned char torn_after[] = { 0, 15,
+	    0, 16, 0, 5, 0, 3, 2, 'h', '2',
+	    0x7a, 0x7a, 0, 9, 'x', 'x' };
+	static const unsigned char two_alpn[] = { 0, 18,
+	    0, 16, 0, 5, 0, 3, 2, 'h', '2',
+	    0, 16, 0, 5, 0, 3, 2, 'h', '2' };
+	static const unsigned char alpn_torn[] = { 0, 9,
+	    0, 16, 0, 9, 0, 7, 2, 'h', '2' };
+	char			 host[HOSTLEN];
+	struct rf_buf		 hb;
+	size_t			 need;
+
+	alpn_ok(several, sizeof(several), 1, "ALPN h2c, http/1.1, h2");
+	alpn_ok(http11, sizeof(http11), 0, "ALPN http/1.1 only");
+	alpn_ok(h2, sizeof(h2), 1, "ALPN h2 only");
+	alpn_ok(h2c, sizeof(h2c), 0, "ALPN h2c: not h2");
+	alpn_ok(h2x, sizeof(h2x), 0, "ALPN h2x: not h2");
+	alpn_ok(upper, sizeof(upper), 0, "ALPN H2: not h2 (names are bytes)");
+	alpn_ok(h, sizeof(h), 0, "ALPN h: not h2");
+
+	alpn_bad(list_over, sizeof(list_over),
+	    "ALPN list length past the extension: PROTO");
+	alpn_bad(list_short, sizeof(list_short),
+	    "ALPN list length short of the extension: PROTO");
+	alpn_bad(name_over, sizeof(name_over),
+	    "ALPN name length past the list: PROTO");
+	alpn_bad(name_past, sizeof(name_past),
+	    "h2, then a name length past the list: PROTO");
+	alpn_bad(empty_name, sizeof(empty_name),
+	    "h2, then an empty name: PROTO");
+	alpn_bad(empty_list, sizeof(empty_list), "empty ALPN list: PROTO");
+	alpn_bad(one, sizeof(one), "ALPN of one byte: PROTO");
+	alpn_bad(NULL, 0, "ALPN without a body: PROTO");
+
+	is_int(built_alpn(h2, sizeof(h2), 0, host), RF_ERR_NOTFOUND,
+	    "h2 without SNI: NOTFOUND");
+	is_int(last_h2, 1, "  but offers h2");
+	is_int(built_alpn(http11, sizeof(http11), 0, host), RF_ERR_NOTFOUND,
+	    "http/1.1 without SNI: NOTFOUND");
+	is_int(last_h2, 0, "  not h2");
+	is_int(built_alpn(h2c, 3, 0, host), RF_ERR_PROTO,
+	    "ALPN body cut short, without SNI: PROTO");
+	is_int(last_h2, 0, "  not h2");
+
+	build_hello(&hb, torn_after, sizeof(torn_after));
+	is_int(sni(rf_buf_ptr(&hb), rf_buf_len(&hb), host, HOSTLEN, &need),
+	    RF_ERR_PROTO, "h2, then a torn extension: PROTO");
+	is_int(last_h2, 0, "  not h2");
+	rf_buf_free(&hb);
+	build_hello(&hb, two_alpn, sizeof(two_alpn));
+	is_int(sni(rf_buf_ptr(&hb), rf_buf_len(&hb), host, HOSTLEN, &need),
+	    RF_ERR_PROTO, "two ALPN extensions: PROTO");
+	is_int(last_h2, 0, "  not h2");
+	rf_buf_free(&hb);
+	build_hello(&hb, alpn_torn, sizeof(alpn_torn));
+	is_int(sni(rf_buf_ptr(&hb), rf_buf_len(&hb), host, HOSTLEN, &need),
+	    RF_ERR_PROTO, "ALPN extension length past the block: PROTO");
+	is_int(last_h2, 0, "  not h2");
+	rf_buf_free(&hb);
 }
 
 static void
@@ -601,7 +804,11 @@ main(void)
 {
 	test_real_hellos();
 	test_built_hellos();
+	test_real_alpn();
+	test_built_alpn();
 	test_tls_bad();
+	ok(bad_h2 == 0, "offers_h2 is 0 or 1, and 0 but for a valid hello, "
+	    "in all %zu calls", calls);
 	test_http();
 	test_host_device();
 	return done_testing();
