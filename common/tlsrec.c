@@ -40,13 +40,14 @@
 #define TLS_CT_ALERT		21
 #define TLS_CT_HANDSHAKE	22
 #define TLS_CT_APPDATA		23
+#define TLS_HS_NEW_SESSION_TICKET 4
 #define TLS_HS_FINISHED		20
 #define TLS_HS_KEY_UPDATE	24
 #define TLS_ALERT_WARNING	1
 #define TLS_ALERT_CLOSE_NOTIFY	0
 
 /* Which way a record goes; also OpenSSL's write_p. */
-#define DIR_READ		0	/* the client's records */
+#define DIR_READ		0	/* the peer's records */
 #define DIR_WRITE		1	/* ours */
 
 struct tlsrec_suite_info {
@@ -74,7 +75,7 @@ static const struct tlsrec_suite_info tlsrec_suites[] = {
 
 /*
  * What the callbacks learn about one connection, in its SSL's ex_data.
- * Indexed by direction: the client's secret and records are [DIR_READ].
+ * Indexed by direction: the peer's secret and records are [DIR_READ].
  */
 struct tlsrec_capture {
 	unsigned char	 secret[2][RF_TLSREC_SECRET_MAX];
@@ -463,33 +464,57 @@ tlsrec_key_update(struct rf_tlsrec *r, uint8_t requested)
  * split across records or several in one, but no client splits a 5-byte
  * message or coalesces it, and reassembly would need a buffer per
  * connection; a peer that does it gets RF_ERR_PROTO.
+ *
+ * When we are the client, a server may also send NewSessionTicket
+ * (§4.6.1) at any time, and may put several messages in one record (an
+ * OpenSSL server's first two tickets each have a record of their own,
+ * but nothing says so): each must still be whole in its record.  Tickets
+ * are dropped: the agent does not resume sessions (its SSL is gone), and
+ * §4.6.1 lets a client ignore them.
  */
 static int
 tlsrec_handshake(struct rf_tlsrec *r, struct rf_buf *m)
 {
+	struct rf_buf	 body;
 	uint32_t	 len;
 	uint8_t		 type, requested;
+	int		 rv;
 
-	if (rf_buf_get_u8(m, &type) != 0 || rf_buf_get_u24(m, &len) != 0)
-		return tlsrec_fail(r, RF_ERR_PROTO,
-		    "handshake message split across records");
-	if (type != TLS_HS_KEY_UPDATE)
-		return tlsrec_fail(r, RF_ERR_PROTO,
-		    "handshake message after the handshake "
-		    "(unexpected_message)");
-	if (len != 1)
-		return tlsrec_fail(r, RF_ERR_PROTO,
-		    "KeyUpdate of the wrong length (decode_error)");
-	if (rf_buf_len(m) < len)
-		return tlsrec_fail(r, RF_ERR_PROTO,
-		    "handshake message split across records");
-	if (rf_buf_len(m) > len)
-		return tlsrec_fail(r, RF_ERR_PROTO,
-		    "handshake messages coalesced in one record");
-	if (rf_buf_get_u8(m, &requested) != 0 || requested > 1)
-		return tlsrec_fail(r, RF_ERR_PROTO,
-		    "KeyUpdate with a bad request_update (illegal_parameter)");
-	return tlsrec_key_update(r, requested);
+	do {
+		if (rf_buf_get_u8(m, &type) != 0 ||
+		    rf_buf_get_u24(m, &len) != 0)
+			return tlsrec_fail(r, RF_ERR_PROTO,
+			    "handshake message split across records");
+		if (r->client && type == TLS_HS_NEW_SESSION_TICKET) {
+			if (rf_buf_get_sub(m, len, &body) != 0)
+				return tlsrec_fail(r, RF_ERR_PROTO,
+				    "NewSessionTicket split across records");
+			continue;
+		}
+		if (type != TLS_HS_KEY_UPDATE)
+			return tlsrec_fail(r, RF_ERR_PROTO,
+			    "handshake message after the handshake "
+			    "(unexpected_message)");
+		if (len != 1)
+			return tlsrec_fail(r, RF_ERR_PROTO,
+			    "KeyUpdate of the wrong length (decode_error)");
+		if (rf_buf_len(m) < len)
+			return tlsrec_fail(r, RF_ERR_PROTO,
+			    "handshake message split across records");
+		if (rf_buf_len(m) > len)
+			return tlsrec_fail(r, RF_ERR_PROTO, r->client ?
+			    "a message after KeyUpdate in its record "
+			    "(unexpected_message)" :
+			    "handshake messages coalesced in one record");
+		if (rf_buf_get_u8(m, &requested) != 0 || requested > 1)
+			return tlsrec_fail(r, RF_ERR_PROTO,
+			    "KeyUpdate with a bad request_update "
+			    "(illegal_parameter)");
+		/* §5.1: a key change ends its record (checked above). */
+		if ((rv = tlsrec_key_update(r, requested)) != 0)
+			return rv;
+	} while (rf_buf_len(m) > 0);
+	return 0;
 }
 
 /* A record's content of the given type, decrypted and unpadded. */
@@ -826,7 +851,7 @@ tlsrec_init(struct rf_tlsrec *r, enum rf_tlsrec_suite suite)
 
 int
 rf_tlsrec_init_keys(struct rf_tlsrec *r, enum rf_tlsrec_suite suite,
-    const unsigned char *client_secret, const unsigned char *server_secret)
+    const unsigned char *read_secret, const unsigned char *write_secret)
 {
 	const struct tlsrec_suite_info	*si;
 	size_t				 hlen;
@@ -834,8 +859,8 @@ rf_tlsrec_init_keys(struct rf_tlsrec *r, enum rf_tlsrec_suite suite,
 	if ((si = tlsrec_init(r, suite)) == NULL)
 		return RF_ERR_INVAL;
 	hlen = tlsrec_hash_len(si);
-	memcpy(r->rd.secret, client_secret, hlen);
-	memcpy(r->wr.secret, server_secret, hlen);
+	memcpy(r->rd.secret, read_secret, hlen);
+	memcpy(r->wr.secret, write_secret, hlen);
 	if (tlsrec_dir_keys(si, &r->rd) != 0 ||
 	    tlsrec_dir_keys(si, &r->wr) != 0) {
 		rf_tlsrec_free(r);
@@ -1025,10 +1050,11 @@ tlsrec_keylog_cb(const SSL *ssl, const char *line)
 	    (c = SSL_get_ex_data(ssl, tlsrec_ex_idx)) == NULL)
 		return;
 	rf_buf_from(&b, line, strlen(line));
+	/* The peer's secret reads, ours writes. */
 	if (tlsrec_keylog_label(&b, "CLIENT_TRAFFIC_SECRET_0 "))
-		dir = DIR_READ;
+		dir = SSL_is_server(ssl) ? DIR_READ : DIR_WRITE;
 	else if (tlsrec_keylog_label(&b, "SERVER_TRAFFIC_SECRET_0 "))
-		dir = DIR_WRITE;
+		dir = SSL_is_server(ssl) ? DIR_WRITE : DIR_READ;
 	else {
 		if (tlsrec_keylog_label(&b, "CLIENT_TRAFFIC_SECRET_") ||
 		    tlsrec_keylog_label(&b, "SERVER_TRAFFIC_SECRET_"))
@@ -1159,6 +1185,7 @@ tlsrec_take12(struct rf_tlsrec *r, SSL *ssl, enum rf_tlsrec_suite suite,
 {
 	const struct tlsrec_suite_info	*si = tlsrec_suite_info(suite);
 	unsigned char			 kb[2 * 32 + 2 * TLS_IV_LEN];
+	struct rf_tlsrec_dir		 d;
 	size_t				 kblen;
 	int				 rv;
 
@@ -1169,6 +1196,13 @@ tlsrec_take12(struct rf_tlsrec *r, SSL *ssl, enum rf_tlsrec_suite suite,
 	}
 	rv = rf_tlsrec_init_keys12(r, suite, kb);
 	OPENSSL_cleanse(kb, sizeof(kb));
+	/* The key block has the client's keys first; a client writes them. */
+	if (rv == 0 && !SSL_is_server(ssl)) {
+		d = r->rd;
+		r->rd = r->wr;
+		r->wr = d;
+		OPENSSL_cleanse(&d, sizeof(d));
+	}
 	return rv;
 }
 
@@ -1229,5 +1263,6 @@ rf_tlsrec_take(struct rf_tlsrec *r, SSL *ssl)
 		return rv;
 	r->rd.seq = c->count[DIR_READ];
 	r->wr.seq = c->count[DIR_WRITE];
+	r->client = !SSL_is_server(ssl);
 	return 0;
 }

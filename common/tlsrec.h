@@ -11,7 +11,8 @@
  * and IVs derived from them and two sequence numbers, about 200 bytes.
  * Device tunnels are idle nearly all the time, and there are thousands.
  *
- * Capture.  rf_tlsrec_ctx_init installs, on a server SSL_CTX, a keylog
+ * Capture.  rf_tlsrec_ctx_init installs, on an SSL_CTX (a worker's, or
+ * the agent's for its tunnel, where we are the client), a keylog
  * callback (which gives the application traffic secrets,
  * CLIENT_TRAFFIC_SECRET_0 and SERVER_TRAFFIC_SECRET_0) and a message
  * callback (which sees every record header read and written, and every
@@ -43,11 +44,13 @@
  * (legacy_record_version is ignored, as §5.1 says); inside them,
  * application data goes to the callback, a KeyUpdate moves the read key
  * on (and, when the peer asked for it, queues our own KeyUpdate in r->out
- * and moves the write key on after it), close_notify ends the stream
- * (RF_ERR_EOF) and any other alert, content or handshake message is
- * RF_ERR_PROTO (or RF_ERR_TLS for a record that does not decrypt).  In
- * TLS 1.2 the record's own type says the same, and a handshake record (a
- * renegotiation) is RF_ERR_PROTO.  After an error or the end, the
+ * and moves the write key on after it), a client drops a server's
+ * NewSessionTicket (each handshake message must be whole in its
+ * record), close_notify ends the stream (RF_ERR_EOF) and any other
+ * alert, content or handshake message is RF_ERR_PROTO (or RF_ERR_TLS for
+ * a record that does not decrypt).  In TLS 1.2 the record's own type
+ * says the same, and a handshake record (a renegotiation) is
+ * RF_ERR_PROTO.  After an error or the end, the
  * layer takes no more input: every later rf_tlsrec_open is RF_ERR_PROTO.
  * When the callback returns non-zero, the record it was given counts as
  * read and what came after it waits in r->in (up to RF_TLSREC_IN_MAX
@@ -105,8 +108,9 @@ struct rf_tlsrec_dir {
 struct rf_tlsrec {
 	enum rf_tlsrec_suite	 suite;
 	int			 tls12;	/* TLS 1.2 records, not 1.3 */
-	struct rf_tlsrec_dir	 rd;	/* the peer's (client's) records */
+	struct rf_tlsrec_dir	 rd;	/* the peer's records */
 	struct rf_tlsrec_dir	 wr;	/* ours */
+	int			 client; /* we are the client */
 	struct rf_buf		 in;	/* ciphertext of a record cut short */
 	struct rf_buf		 out;	/* ciphertext for the socket */
 	int			 done;	/* close_notify or an error seen */
@@ -122,8 +126,8 @@ struct rf_tlsrec {
 typedef int rf_tlsrec_rx_fn(void *arg, const void *p, size_t len);
 
 /*
- * Installs the capture callbacks on a server SSL_CTX (replacing any
- * keylog or message callback it had).  0, or RF_ERR_TLS.
+ * Installs the capture callbacks on an SSL_CTX, server or client
+ * (replacing any keylog or message callback it had).  0, or RF_ERR_TLS.
  */
 int	rf_tlsrec_ctx_init(SSL_CTX *);
 /*
@@ -157,14 +161,16 @@ int	rf_tlsrec_seal(struct rf_tlsrec *, const void *, size_t);
 int	rf_tlsrec_close_notify(struct rf_tlsrec *);
 /*
  * Initialises r with sequence numbers 0 and keys derived from the two
- * application traffic secrets (each as long as the suite's hash).
- * rf_tlsrec_take is built on it; it is exported for the unit tests and
- * the fuzz target, which make a layer without a handshake.  0, or
- * RF_ERR_INVAL for an unknown suite, RF_ERR_TLS.
+ * application traffic secrets (each as long as the suite's hash): the
+ * peer's, which reads, and ours, which writes; a server's read secret is
+ * the client's.  rf_tlsrec_take is built on it; it is exported for the
+ * unit tests and the fuzz target, which make a layer without a handshake
+ * (and set r->client for a client's).  0, or RF_ERR_INVAL for an unknown
+ * suite, RF_ERR_TLS.
  */
 int	rf_tlsrec_init_keys(struct rf_tlsrec *, enum rf_tlsrec_suite,
-	    const unsigned char *client_secret,
-	    const unsigned char *server_secret);
+	    const unsigned char *read_secret,
+	    const unsigned char *write_secret);
 /*
  * The same for TLS 1.2: r with sequence numbers 0 and the keys and IVs
  * of a key block (RFC 5246 §6.3: client_write_key, server_write_key,

@@ -2,22 +2,28 @@
 /*
  * libFuzzer target for common/tlsrec.c.  Random bytes fail
  * authentication, so besides a layer fed raw bytes (header parsing,
- * partial records) the target plays the client: it keeps its own model
+ * partial records) the target plays the peer: it keeps its own model
  * of both directions' keys (its own HKDF-Expand-Label and AEAD calls),
  * seals the plaintexts the input describes and feeds them in the pieces
  * the input picks, so that the inner plaintext (padding, content types,
- * alerts, KeyUpdate) is what gets fuzzed.
+ * alerts, KeyUpdate, NewSessionTicket) is what gets fuzzed.
  *
  * The first byte picks the suite (bits 0-1), how often the receiving
- * callback stops the layer (bits 2-4) and TLS 1.2 instead of 1.3 (bit
- * 5).  In TLS 1.2 an "inner plaintext" is sealed as a record of the type
+ * callback stops the layer (bits 2-4), TLS 1.2 instead of 1.3 (bit 5)
+ * and the layer's role (bit 6): a server's, the model playing the
+ * client, or a client's (r.client, reading with the server's secret or
+ * keys), the model playing a server that sends tickets.  In TLS 1.2 an
+ * "inner plaintext" is sealed as a record of the type
  * its last byte names, with the bytes before it as content (no padding,
  * and op 1 pads with nothing).  Then chunks, each a control byte
  * (the operation is ctl % 7) and its arguments:
  *   0 raw       n, n bytes: fed to the second layer
  *   1 app       u16 length, pad byte, split byte: application data
  *   2 inner     n, n bytes, split byte: that exact inner plaintext
- *   3 keyupdate (ctl bit 3: update_requested), pad byte, split byte
+ *   3 keyupdate (ctl bit 3: update_requested), pad byte, [a length byte
+ *               per ticket,] split byte; for a client's layer, ctl bits
+ *               4-5 put that many NewSessionTickets in the record, bit 6
+ *               leaves the KeyUpdate out and bit 7 puts it first
  *   4 tamper    n, what byte, split byte: a spoilt record
  *   5 seal      u16 length: our data, checked by the model
  *   6 close     our close_notify
@@ -27,7 +33,8 @@
  * the bytes delivered are exactly the application data sealed, up to the
  * first error, and nothing after; r->out holds exactly our KeyUpdates
  * (only for update_requested, under the old key) and sealed records, all
- * of which the model opens; after the end every input is RF_ERR_PROTO;
+ * of which the model opens (a ticket adds nothing to it); after the end
+ * every input is RF_ERR_PROTO, and every failure has r->why;
  * the raw layer never delivers, and holds only the start of one record
  * with an acceptable header.
  */
@@ -64,7 +71,8 @@ struct fz {
 	size_t			 hlen, klen;
 	int			 tls12;
 	int			 explicit;	/* TLS 1.2 GCM's nonce */
-	struct mdir		 cw, sw;	/* client's and our writing */
+	int			 client;	/* the layer is a client's */
+	struct mdir		 pw, ow;	/* the peer's and our writing */
 	struct rf_buf		 got;		/* delivered by one op */
 	int			 calls, stop_every;
 	int			 ended;		/* the model says done */
@@ -181,7 +189,7 @@ model_ctx(struct fz *f, const struct mdir *d, int enc,
 }
 
 /*
- * TLS 1.2: the client seals len bytes of content of the given type into
+ * TLS 1.2: the peer seals len bytes of content of the given type into
  * rec; its length.
  */
 static size_t
@@ -197,21 +205,21 @@ model_seal12(struct fz *f, uint8_t type, const unsigned char *p, size_t len)
 	rec[2] = 3;
 	rec[3] = (unsigned char)(flen >> 8);
 	rec[4] = (unsigned char)flen;
-	put64(rec + 5, f->cw.seq);
-	ctx = model_ctx(f, &f->cw, 1, rec + 5);
-	aad12(aad, f->cw.seq, type, len);
+	put64(rec + 5, f->pw.seq);
+	ctx = model_ctx(f, &f->pw, 1, rec + 5);
+	aad12(aad, f->pw.seq, type, len);
 	FUZZ_CHECK(EVP_EncryptUpdate(ctx, NULL, &n, aad, 13) == 1);
 	FUZZ_CHECK(len == 0 || EVP_EncryptUpdate(ctx, rec + 5 + x, &n, p,
 	    (int)len) == 1);
 	FUZZ_CHECK(EVP_EncryptFinal_ex(ctx, rec + 5 + x + len, &n) == 1);
 	FUZZ_CHECK(EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_GET_TAG, 16,
 	    rec + 5 + x + len) == 1);
-	f->cw.seq++;
+	f->pw.seq++;
 	return 5 + flen;
 }
 
 /*
- * The client seals ilen bytes of inner plaintext into rec; its length.
+ * The peer seals ilen bytes of inner plaintext into rec; its length.
  * TLS 1.2: the last byte is the record's type, the rest its content.
  */
 static size_t
@@ -224,7 +232,7 @@ model_seal(struct fz *f, const unsigned char *p, size_t ilen)
 	if (f->tls12)
 		return model_seal12(f, ilen > 0 ? p[ilen - 1] : 0, p,
 		    ilen > 0 ? ilen - 1 : 0);
-	ctx = model_ctx(f, &f->cw, 1, NULL);
+	ctx = model_ctx(f, &f->pw, 1, NULL);
 	rec[0] = 23;
 	rec[1] = 3;
 	rec[2] = 3;
@@ -235,7 +243,7 @@ model_seal(struct fz *f, const unsigned char *p, size_t ilen)
 	FUZZ_CHECK(EVP_EncryptFinal_ex(ctx, rec + 5 + n, &n) == 1);
 	FUZZ_CHECK(EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_GET_TAG, 16,
 	    rec + 5 + ilen) == 1);
-	f->cw.seq++;
+	f->pw.seq++;
 	return 5 + ctlen;
 }
 
@@ -256,11 +264,11 @@ model_open12(struct fz *f, struct rf_buf *b, size_t *lenp)
 	FUZZ_CHECK(rf_buf_len(b) >= flen);
 	FUZZ_CHECK(rf_buf_get(b, expl, x) == 0);
 	if (x > 0)
-		FUZZ_CHECK(expl[0] == (uint8_t)(f->sw.seq >> 56) &&
-		    expl[7] == (uint8_t)f->sw.seq);
+		FUZZ_CHECK(expl[0] == (uint8_t)(f->ow.seq >> 56) &&
+		    expl[7] == (uint8_t)f->ow.seq);
 	len = flen - x - 16;
-	ctx = model_ctx(f, &f->sw, 0, expl);
-	aad12(aad, f->sw.seq, hdr[0], len);
+	ctx = model_ctx(f, &f->ow, 0, expl);
+	aad12(aad, f->ow.seq, hdr[0], len);
 	FUZZ_CHECK(EVP_DecryptUpdate(ctx, NULL, &n, aad, 13) == 1);
 	FUZZ_CHECK(len == 0 || EVP_DecryptUpdate(ctx, inner, &n,
 	    rf_buf_ptr(b), (int)len) == 1);
@@ -269,7 +277,7 @@ model_open12(struct fz *f, struct rf_buf *b, size_t *lenp)
 	FUZZ_CHECK(EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_SET_TAG, 16,
 	    tag) == 1);
 	FUZZ_CHECK(EVP_DecryptFinal_ex(ctx, inner + len, &n) == 1);
-	f->sw.seq++;
+	f->ow.seq++;
 	*lenp = len;
 	return hdr[0];
 }
@@ -290,7 +298,7 @@ model_open(struct fz *f, struct rf_buf *b, size_t *lenp)
 	ctlen = (size_t)hdr[3] << 8 | hdr[4];
 	FUZZ_CHECK(ctlen >= 17 && ctlen <= 16384 + 17);
 	FUZZ_CHECK(rf_buf_len(b) >= ctlen);
-	ctx = model_ctx(f, &f->sw, 0, NULL);
+	ctx = model_ctx(f, &f->ow, 0, NULL);
 	FUZZ_CHECK(EVP_DecryptUpdate(ctx, NULL, &n, hdr, 5) == 1);
 	FUZZ_CHECK(EVP_DecryptUpdate(ctx, inner, &n, rf_buf_ptr(b),
 	    (int)(ctlen - 16)) == 1);
@@ -299,7 +307,7 @@ model_open(struct fz *f, struct rf_buf *b, size_t *lenp)
 	FUZZ_CHECK(EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_SET_TAG, 16,
 	    tag) == 1);
 	FUZZ_CHECK(EVP_DecryptFinal_ex(ctx, inner + n, &n) == 1);
-	f->sw.seq++;
+	f->ow.seq++;
 	/* We never pad: the last byte is the type. */
 	*lenp = ctlen - 17;
 	return inner[ctlen - 17];
@@ -318,7 +326,7 @@ check_out(struct fz *f, int ku, const unsigned char *p, size_t len,
 	if (ku) {
 		FUZZ_CHECK(model_open(f, &b, &n) == 22 && n == 5 &&
 		    memcmp(inner, kumsg, 5) == 0);
-		mdir_update(f, &f->sw);
+		mdir_update(f, &f->ow);
 	}
 	while (off < len) {
 		FUZZ_CHECK(model_open(f, &b, &n) == 23);
@@ -377,6 +385,38 @@ feed(struct fz *f, size_t len, uint8_t split)
 }
 
 /*
+ * The handshake messages of a TLS 1.3 record, each whole in it: a
+ * KeyUpdate, which must end the record, and before it, for a client's
+ * layer only, any number of NewSessionTickets, which are dropped unread
+ * (any body that fits, even an empty one).
+ */
+static int
+model_handshake(const struct fz *f, const unsigned char *p, size_t len,
+    int *ku)
+{
+	size_t	 off = 0, mlen;
+
+	do {
+		if (len - off < 4)
+			return RF_ERR_PROTO;
+		mlen = (size_t)p[off + 1] << 16 | (size_t)p[off + 2] << 8 |
+		    p[off + 3];
+		if (f->client && p[off] == 4) {
+			if (len - off - 4 < mlen)
+				return RF_ERR_PROTO;
+			off += 4 + mlen;
+			continue;
+		}
+		if (p[off] != 24 || mlen != 1 || len - off != 5 ||
+		    p[off + 4] > 1)
+			return RF_ERR_PROTO;
+		*ku = 1 + p[off + 4];
+		return 0;
+	} while (off < len);
+	return 0;
+}
+
+/*
  * What the layer must make of an inner plaintext: the result, and in
  * *ku 1 or 2 for a KeyUpdate (2: update_requested).
  */
@@ -407,11 +447,9 @@ model_inner(const struct fz *f, const unsigned char *p, size_t len,
 			return RF_ERR_PROTO;
 		return p[1] == 0 ? RF_ERR_EOF : RF_ERR_PROTO;
 	case 22:
-		if (f->tls12 || len != 5 || p[0] != 24 || p[1] != 0 ||
-		    p[2] != 0 || p[3] != 1 || p[4] > 1)
+		if (f->tls12)
 			return RF_ERR_PROTO;
-		*ku = 1 + p[4];
-		return 0;
+		return model_handshake(f, p, len, ku);
 	default:
 		return RF_ERR_PROTO;
 	}
@@ -442,7 +480,7 @@ run_inner(struct fz *f, size_t ilen, uint8_t split)
 		return;
 	}
 	if (ku > 0)
-		mdir_update(f, &f->cw);
+		mdir_update(f, &f->pw);
 	check_out(f, ku == 2 && !f->closed, NULL, 0, 0);
 }
 
@@ -475,21 +513,55 @@ op_inner(struct fz *f)
 	run_inner(f, n, next8(f));
 }
 
+/* A KeyUpdate at inner[n..); the new length. */
+static size_t
+put_ku(uint8_t ctl, size_t n)
+{
+	inner[n] = 24;
+	inner[n + 1] = 0;
+	inner[n + 2] = 0;
+	inner[n + 3] = 1;
+	inner[n + 4] = (ctl >> 3) & 1;
+	return n + 5;
+}
+
+/* A NewSessionTicket whose body is as long as the next input byte says. */
+static size_t
+put_nst(struct fz *f, size_t n)
+{
+	size_t	 len = next8(f), i;
+
+	inner[n] = 4;
+	inner[n + 1] = 0;
+	inner[n + 2] = 0;
+	inner[n + 3] = (unsigned char)len;
+	for (i = 0; i < len; i++)
+		inner[n + 4 + i] = (unsigned char)(i * 5 + len);
+	return n + 4 + len;
+}
+
 static void
 op_keyupdate(struct fz *f, uint8_t ctl)
 {
-	size_t	 pad = next8(f);
+	size_t	 pad = next8(f), nst = 0, n = 0, i;
+	int	 ku = 1, first = 0;
 
-	inner[0] = 24;
-	inner[1] = 0;
-	inner[2] = 0;
-	inner[3] = 1;
-	inner[4] = (ctl >> 3) & 1;
-	inner[5] = 22;
+	if (f->client) {
+		nst = (ctl >> 4) & 3;
+		ku = !((ctl >> 6) & 1);
+		first = (ctl >> 7) & 1;
+	}
+	if (ku && first)
+		n = put_ku(ctl, n);
+	for (i = 0; i < nst; i++)
+		n = put_nst(f, n);
+	if (ku && !first)
+		n = put_ku(ctl, n);
+	inner[n++] = 22;
 	if (f->tls12)
 		pad = 0;
-	memset(inner + 6, 0, pad);
-	run_inner(f, 6 + pad, next8(f));
+	memset(inner + n, 0, pad);
+	run_inner(f, n + pad, next8(f));
 }
 
 /* A record spoilt in its type, its version or its body: refused. */
@@ -621,24 +693,65 @@ op_raw(struct fz *f, struct rf_tlsrec *raw)
 		check_held(raw);
 }
 
-/* TLS 1.2: both layers and the model from one made-up key block. */
+/*
+ * A client's layer reads with the server's keys: swapped, as
+ * rf_tlsrec_take does for a client.
+ */
+static void
+swap12(struct rf_tlsrec *r)
+{
+	struct rf_tlsrec_dir	 d = r->rd;
+
+	r->rd = r->wr;
+	r->wr = d;
+	r->client = 1;
+}
+
+/*
+ * TLS 1.2: both layers and the model from one made-up key block, whose
+ * first keys are the client's.
+ */
 static void
 init12(struct fz *f, struct rf_tlsrec *raw)
 {
 	unsigned char	 kb[2 * 32 + 2 * 12];
+	struct mdir	*cw, *sw;
 	size_t		 i, ivlen;
 
 	f->explicit = f->suite != RF_TLSREC_CHACHA20_POLY1305_SHA256;
 	ivlen = f->explicit ? 4 : 12;
 	for (i = 0; i < sizeof(kb); i++)
 		kb[i] = (unsigned char)(i * 7 + 1);
-	memcpy(f->cw.key, kb, f->klen);
-	memcpy(f->sw.key, kb + f->klen, f->klen);
-	memcpy(f->cw.iv, kb + 2 * f->klen, ivlen);
-	memcpy(f->sw.iv, kb + 2 * f->klen + ivlen, ivlen);
+	cw = f->client ? &f->ow : &f->pw;
+	sw = f->client ? &f->pw : &f->ow;
+	memcpy(cw->key, kb, f->klen);
+	memcpy(sw->key, kb + f->klen, f->klen);
+	memcpy(cw->iv, kb + 2 * f->klen, ivlen);
+	memcpy(sw->iv, kb + 2 * f->klen + ivlen, ivlen);
 	FUZZ_CHECK(rf_tlsrec_init_keys12(&f->r, f->suite, kb) == 0);
 	FUZZ_CHECK(rf_tlsrec_init_keys12(raw, f->suite, kb) == 0);
 	FUZZ_CHECK(f->r.tls12 && raw->tls12);
+	if (f->client) {
+		swap12(&f->r);
+		swap12(raw);
+	}
+}
+
+/* TLS 1.3: the peer's secret reads, ours writes. */
+static void
+init13(struct fz *f, struct rf_tlsrec *raw)
+{
+	const unsigned char	*peer, *ours;
+
+	peer = f->client ? server_secret : client_secret;
+	ours = f->client ? client_secret : server_secret;
+	memcpy(f->pw.secret, peer, f->hlen);
+	memcpy(f->ow.secret, ours, f->hlen);
+	mdir_keys(f, &f->pw);
+	mdir_keys(f, &f->ow);
+	FUZZ_CHECK(rf_tlsrec_init_keys(&f->r, f->suite, peer, ours) == 0);
+	FUZZ_CHECK(rf_tlsrec_init_keys(raw, f->suite, peer, ours) == 0);
+	f->r.client = raw->client = f->client;
 }
 
 int
@@ -662,18 +775,11 @@ LLVMFuzzerTestOneInput(const uint8_t *d, size_t size)
 	f.md = f.suite == RF_TLSREC_AES_256_GCM_SHA384 ? EVP_sha384() :
 	    EVP_sha256();
 	f.hlen = (size_t)EVP_MD_get_size(f.md);
+	f.client = (first >> 6) & 1;
 	if ((f.tls12 = (first >> 5) & 1))
 		init12(&f, &raw);
-	else {
-		memcpy(f.cw.secret, client_secret, f.hlen);
-		memcpy(f.sw.secret, server_secret, f.hlen);
-		mdir_keys(&f, &f.cw);
-		mdir_keys(&f, &f.sw);
-		FUZZ_CHECK(rf_tlsrec_init_keys(&f.r, f.suite, client_secret,
-		    server_secret) == 0);
-		FUZZ_CHECK(rf_tlsrec_init_keys(&raw, f.suite, client_secret,
-		    server_secret) == 0);
-	}
+	else
+		init13(&f, &raw);
 	rf_buf_init(&f.got, 1 << 20);
 	while (f.inlen > 0) {
 		ctl = next8(&f);
