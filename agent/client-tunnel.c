@@ -534,7 +534,7 @@ tunnel_writeable(struct client_conn *c, struct lws *wsi)
 		return -1;
 	if (w > 0)
 		c->ka.last_tx = lws_now_usecs();
-	if (rf_buf_len(&c->tx) > 0) {
+	if (rf_buf_len(&c->tx) > 0 || rf_wsl_pending(&c->link) > 0) {
 		lws_callback_on_writable(wsi);
 		return 0;
 	}
@@ -1117,6 +1117,7 @@ link_connect(struct client_conn *c)
 	lc.proxy = &cl->proxy;
 	lc.subprotocol = CLIENT_PROTO;
 	lc.max_message = CLIENT_RX_MAX;
+	lc.own_records = 1;
 	r = rf_wsl_connect(&c->link, &lc, (const char *)rf_buf_ptr(&h),
 	    &link_ops, c);
 	/* The credentials. */
@@ -1283,6 +1284,10 @@ tls_setup(struct client *cl, const struct client_settings *s)
 	if ((cl->tls = rf_tlsraw_ctx_new(1, s->ca_file, why,
 	    sizeof(why))) == NULL) {
 		client_msg("cannot set up TLS: %s", why);
+		return -1;
+	}
+	if (rf_tlsraw_own_records(cl->tls) != 0) {
+		client_msg("cannot set up TLS");
 		return -1;
 	}
 	return 0;

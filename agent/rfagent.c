@@ -151,6 +151,7 @@ rf_agent_settings_copy(struct rf_agent_settings *dst,
 	    src->connect_timeout : 10;
 	dst->handshake_timeout = src->handshake_timeout > 0 ?
 	    src->handshake_timeout : 20;
+	dst->own_records = src->own_records;
 	if (src->ndevices > 0 && (dst->devices = calloc(src->ndevices,
 	    sizeof(*dst->devices))) == NULL)
 		err = 1;
@@ -208,7 +209,8 @@ global_differs(const struct rf_agent_settings *a,
 	    !str_eq(a->ca_file, b->ca_file) ||
 	    !str_eq(a->proxy_url, b->proxy_url) ||
 	    !str_eq(a->proxy_username, b->proxy_username) ||
-	    !str_eq(a->proxy_password, b->proxy_password);
+	    !str_eq(a->proxy_password, b->proxy_password) ||
+	    a->own_records != b->own_records;
 }
 
 /* ------------------------------------------------------------ helpers -- */
@@ -600,6 +602,12 @@ make_net(struct rf_agent *a, const struct rf_agent_url *url,
 	if (url->tls && (n->tls = rf_tlsraw_ctx_new(1, a->s.ca_file, why,
 	    sizeof(why))) == NULL) {
 		error("cannot set up TLS for the reflector: %s", why);
+		net_free(n);
+		return RF_ERR_TLS;
+	}
+	/* Whether a tunnel takes them over is own_records' (reloadable). */
+	if (n->tls != NULL && rf_tlsraw_own_records(n->tls) != 0) {
+		error("cannot set up TLS for the reflector");
 		net_free(n);
 		return RF_ERR_TLS;
 	}

@@ -13,7 +13,9 @@
  * from your own loop.  rf_agent_configure applies new settings: tunnels
  * whose device settings did not change stay up.  Everything runs on the
  * calling thread; no function here is thread-safe, except rf_agent_wake.
- * Logging goes through common/log.h.
+ * Agents in several threads of one process must leave own_records 0:
+ * the records it takes over share process-wide cipher contexts
+ * (common/tlsrec.c).  Logging goes through common/log.h.
  */
 #ifndef RF_AGENT_H
 #define RF_AGENT_H
@@ -64,6 +66,9 @@ struct rf_agent_settings {
 	int			 connect_timeout; /* seconds, 0: 10 */
 	int			 handshake_timeout; /* seconds, 0: 20 */
 	char			*status_hook;	/* program to run, or NULL */
+	int			 own_records;	/* our own TLS records once
+						 * online (tlsraw.h); one
+						 * agent thread only */
 	struct rf_agent_device	*devices;
 	size_t			 ndevices;
 };

@@ -20,6 +20,7 @@
 #include <libwebsockets.h>
 #include <openssl/ssl.h>
 
+struct rf_buf;
 struct rf_tlsraw;
 
 /*
@@ -43,6 +44,29 @@ struct rf_tlsraw *rf_tlsraw_new(SSL_CTX *, const char *host,
 	    const char *alpn);
 void	rf_tlsraw_free(struct rf_tlsraw *);
 
+/*
+ * Makes ctx's sessions able to hand their records over (rf_tlsraw_take):
+ * installs common/tlsrec's capture callbacks.  0 or RF_ERR_TLS.
+ */
+int	rf_tlsraw_own_records(SSL_CTX *);
+/*
+ * Hands t's records to common/tlsrec.c once the handshake is over and
+ * nothing is in flight either way (see tlsraw.c): 1 when they are ours
+ * (now or before), 0 not now (try again after the next read or write),
+ * -1 never for this connection (the suite or version, or a capture
+ * missing), *why saying why when it has a reason.  Afterwards
+ * rf_tlsraw_feed and rf_tlsraw_read are out of turn: rf_tlsraw_rx reads.
+ */
+int	rf_tlsraw_take(struct rf_tlsraw *, const char **why);
+/*
+ * Ciphertext in (NULL, 0: what t kept from before), decrypted onto the
+ * end of plain while plain has room for a whole record (2^14 bytes); the
+ * rest waits in t for the next call.  Before the handshake is done it
+ * only moves it on.  0, RF_ERR_EOF after the peer's close_notify, or
+ * RF_ERR_TLS (rf_tlsraw_error says why).
+ */
+int	rf_tlsraw_rx(struct rf_tlsraw *, const void *in, size_t len,
+	    struct rf_buf *plain);
 /* Ciphertext from the socket; it moves the handshake on.  0 or RF_ERR_TLS. */
 int	rf_tlsraw_feed(struct rf_tlsraw *, const void *p, size_t len);
 /* 1 once the handshake is done and data may be written. */

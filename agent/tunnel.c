@@ -572,7 +572,7 @@ tunnel_writeable(struct agent_dev *d, struct lws *wsi)
 		return -1;
 	if (w > 0)
 		d->ka.last_tx = lws_now_usecs();
-	if (rf_buf_len(&d->tx) > 0)
+	if (rf_buf_len(&d->tx) > 0 || rf_wsl_pending(&d->link) > 0)
 		goto later;
 	rf_wsc_batch_init(&b, d->agent->txbuf, sizeof(d->agent->txbuf));
 	if (d->ping_due && rf_wsc_batch_control(&b, RF_WS_PING, NULL, 0) == 0)
@@ -830,6 +830,7 @@ agent_tunnel_connect(struct agent_dev *d)
 	lc.proxy = &a->proxy;
 	lc.subprotocol = AGENT_TUNNEL_PROTO;
 	lc.max_message = AGENT_RX_MAX;
+	lc.own_records = a->s.own_records;
 	if (rf_wsl_connect(&d->link, &lc, (const char *)rf_buf_ptr(&h),
 	    &link_ops, d) != 0 && d->cwsi == NULL && !d->reason_set) {
 		link_failed(d);

@@ -351,7 +351,7 @@ rf_wsc_tx_flush(struct lws *wsi, struct rf_wsl *link, struct rf_buf *tx)
 	long w;
 
 	if (rf_buf_len(tx) == 0)
-		return 0;
+		return link != NULL && rf_wsl_flush(link, wsi) != 0 ? -1 : 0;
 	if ((w = link_write(wsi, link, rf_buf_ptr(tx), rf_buf_len(tx))) < 0)
 		return -1;
 	rf_buf_consume(tx, (size_t)w);

@@ -155,7 +155,12 @@ struct rf_wsl;
  */
 long	rf_wsc_batch_send(struct lws *, struct rf_wsl *link,
 	    struct rf_wsc_batch *, struct rf_buf *tx);
-/* Writes what waits in tx while the socket takes it; as above. */
+/*
+ * Writes what waits in tx while the socket takes it; as above.  Through
+ * link, it first writes the link's own pending bytes (TLS records): the
+ * caller makes a new batch only once tx is empty and rf_wsl_pending is
+ * 0, or the batch would only be copied into tx.
+ */
 long	rf_wsc_tx_flush(struct lws *, struct rf_wsl *link, struct rf_buf *tx);
 
 /* ------------------------------------------------------- keep-alive -- */

@@ -12,6 +12,7 @@
 #include "err.h"
 #include "evloop.h"
 #include "http.h"
+#include "log.h"
 #include "tlsraw.h"
 #include "wslink.h"
 
@@ -247,6 +248,7 @@ rf_wsl_connect(struct rf_wsl *l, const struct rf_wsl_conf *c,
 	ci.opaque_user_data = c->opaque;
 	ci.pwsi = c->pwsi;
 	l->proxied = px;
+	l->own_records = c->own_records;
 	l->state = RF_WSL_TCP;
 	if (lws_client_connect_via_info(&ci) == NULL && l->state == RF_WSL_TCP)
 		return fail(l, "cannot start a connection to %.200s:%d",
@@ -462,36 +464,62 @@ consume(struct rf_wsl *l, struct lws *wsi)
 	return 0;
 }
 
-/* Decrypted bytes into l->in, and on through consume. */
+/*
+ * Ciphertext (in, len; or what TLS kept) decrypted onto l->in, and on
+ * through consume.  While paused, what fits is decrypted and the rest
+ * waits in TLS; nothing is consumed.
+ */
 static int
-pull_tls(struct rf_wsl *l, struct lws *wsi)
+pull_tls(struct rf_wsl *l, struct lws *wsi, const void *in, size_t len)
 {
-	unsigned char *p;
+	size_t before;
 	int n;
 
 	for (;;) {
 		if (consume(l, wsi) != 0)
 			return -1;
-		if (l->paused || l->state == RF_WSL_DONE)
+		if (l->state == RF_WSL_DONE)
 			return 0;
-		if (rf_buf_room(&l->in) < WSL_READ)
+		if (!l->paused && rf_buf_room(&l->in) < WSL_READ)
 			return fail(l, "the reflector's %s is too long",
 			    l->state == RF_WSL_OPEN ? "message" : "answer");
-		if (rf_buf_reserve(&l->in, WSL_READ, &p) != 0)
-			return fail(l, "out of memory");
-		n = rf_tlsraw_read(l->t, p, WSL_READ);
-		(void)rf_buf_unput(&l->in, n > 0 ? WSL_READ - (size_t)n :
-		    WSL_READ);
-		if (n > 0)
-			continue;
-		if (n == RF_ERR_AGAIN)
-			return 0;
+		before = rf_buf_len(&l->in);
+		n = rf_tlsraw_rx(l->t, in, len, &l->in);
+		in = NULL;
+		len = 0;
 		if (n == RF_ERR_EOF) {
 			l->fail.closed = 1;
 			return fail(l, "the reflector ended TLS (close_notify)");
 		}
-		return fail(l, "%s", rf_tlsraw_error(l->t));
+		if (n != 0)
+			return fail(l, "%s", rf_tlsraw_error(l->t));
+		if (l->paused || rf_buf_len(&l->in) == before)
+			return 0;
 	}
+}
+
+/*
+ * Once open and quiet, the records are ours (tlsraw.c says why); tried
+ * after each read and write until it happens or cannot.
+ */
+static void
+take_records(struct rf_wsl *l)
+{
+	const char *why;
+	int r;
+
+	if (!l->own_records || l->t == NULL || l->state != RF_WSL_OPEN ||
+	    l->paused)
+		return;
+	if ((r = rf_tlsraw_take(l->t, &why)) == 0)
+		return;
+	l->own_records = 0;
+	if (r > 0)
+		verbose("%s: TLS records of the tunnel are ours now",
+		    l->host);
+	else
+		verbose("%s: TLS stays with OpenSSL: %s", l->host,
+		    why != NULL ? why : "cannot take it over");
 }
 
 int
@@ -518,22 +546,28 @@ rf_wsl_rx(struct rf_wsl *l, struct lws *wsi, const void *in, size_t len)
 		len = rf_buf_len(&l->in);
 		carried = 1;
 	}
-	if (len > 0 && rf_tlsraw_feed(l->t, in, len) != 0) {
-		l->fail.tls = l->state == RF_WSL_TLS;
-		return fail(l, "%s", rf_tlsraw_error(l->t));
-	}
-	if (carried)
-		rf_buf_reset(&l->in);
 	if (l->state == RF_WSL_TLS) {
+		if (len > 0 && rf_tlsraw_feed(l->t, in, len) != 0) {
+			l->fail.tls = 1;
+			return fail(l, "%s", rf_tlsraw_error(l->t));
+		}
+		/* in pointed into l->in, which now takes plaintext. */
+		if (carried)
+			rf_buf_reset(&l->in);
+		in = NULL;
+		len = 0;
 		if (!rf_tlsraw_ready(l->t))
 			return rf_wsl_flush(l, wsi);
 		if (send_upgrade(l, wsi) != 0)
 			return -1;
 	}
-	if (pull_tls(l, wsi) != 0)
+	if (pull_tls(l, wsi, in, len) != 0)
 		return -1;
 	/* A KeyUpdate's answer, an alert. */
-	return rf_wsl_flush(l, wsi);
+	if (rf_wsl_flush(l, wsi) != 0)
+		return -1;
+	take_records(l);
+	return 0;
 }
 
 /* A write failed: the peer reset the connection, or it went away. */
@@ -599,6 +633,8 @@ rf_wsl_write(struct rf_wsl *l, struct lws *wsi, const void *p, size_t len)
 	if (rf_tlsraw_write(l->t, p, len) != 0 ||
 	    rf_tlsraw_flush(l->t, wsi) != 0)
 		return -1;
+	if (rf_tlsraw_pending(l->t) == 0)
+		take_records(l);
 	return (long)len;
 }
 

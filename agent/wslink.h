@@ -100,6 +100,9 @@ struct rf_wsl_conf {
 	const struct rf_wsl_proxy *proxy;	/* NULL: direct */
 	const char		*subprotocol;
 	size_t			 max_message;	/* the largest accepted */
+	int			 own_records;	/* TLS records ours once open
+						 * (tlsraw.h), when tls has
+						 * rf_tlsraw_own_records */
 };
 
 struct rf_wsl_ops {
@@ -136,6 +139,7 @@ struct rf_wsl {
 	int			 paused;
 	int			 in_rx;		/* rf_wsl_rx is running */
 	int			 proxied;	/* through a CONNECT proxy */
+	int			 own_records;	/* still to take them over */
 	char			 host[256];	/* the reflector */
 	SSL_CTX			*ctx;		/* a reference, or NULL */
 	const char		*subprotocol;

@@ -9,8 +9,12 @@
 # ignored; a WebSocket CLOSE ends the tunnel ("the reflector closed the
 # tunnel"), is answered with its code, and the agent reconnects; a 101
 # with a wrong Sec-WebSocket-Accept, and a 403 with X-PTTH-Error, are
-# refused with their own sentences and retried; a 101 that comes one byte a write is
-# read whole; SIGTERM sends CLOSE 1001.  Against the real reflectord,
+# refused with their own sentences and retried; a 101 that comes one byte
+# a write is read whole; SIGTERM sends CLOSE 1001.  Over TLS 1.3 and TLS
+# 1.2 with AES-GCM the agent takes the records over from OpenSSL before
+# the frames that follow the first read (own_records); a CBC suite and
+# own_records: false leave them with OpenSSL, and a SIGHUP that turns it
+# on reconnects the tunnel.  Against the real reflectord,
 # through a CONNECT proxy whose answers come in pieces
 # (t/lib/dribble-proxy.py): a 200 brings the device online, a 407 is named
 # as such, and proxy.username/password go as Proxy-Authorization.  And a
@@ -37,11 +41,14 @@ fake() {
 	shift
 	FPORT=$(free_port) || return 1
 	URL=https://localhost:$FPORT/
+	local tls12=
 	case $name in
 	*-ws) cert=- key=- URL=http://127.0.0.1:$FPORT/ ;;
+	*-gcm12) tls12=ECDHE-ECDSA-AES128-GCM-SHA256 ;;
+	*-cbc12) tls12=ECDHE-ECDSA-AES128-SHA256 ;;
 	esac
-	python3 "$LIB/fake-reflector.py" "$cert" "$key" "$FPORT" "$@" \
-	    >"$TRASH/$name.out" 2>&1 &
+	FAKE_TLS12=$tls12 python3 "$LIB/fake-reflector.py" "$cert" "$key" \
+	    "$FPORT" "$@" >"$TRASH/$name.out" 2>&1 &
 	track_pid $!
 	wait_for 5 grep -q '^listening' "$TRASH/$name.out" && return 0
 	diag "fake-reflector.py $* did not start: $(cat "$TRASH/$name.out")"
@@ -85,15 +92,30 @@ show() {
 start_echo_server || bail "the echo server did not start"
 
 # --- 1. the wire: one read, PING/PONG, fragments, text, CLOSE -----------------
+# Over TLS 1.3 and TLS 1.2 with AES-GCM the agent reads and writes the
+# records itself once the tunnel is open (own_records, tlsraw.c), so the
+# frames after the first read are ours to decrypt and encrypt; a CBC suite,
+# and own_records: false, leave them with OpenSSL.
 PORTS="http: $EPORT"
-for name in wire wire-ws; do
+WIRES="wire wire-ws wire-gcm12 wire-cbc12 wire-openssl"
+for name in $WIRES; do
+	extra=
+	[ "$name" = wire-openssl ] && extra="own_records: false"
 	fake "$name" wire "$EPORT" || bail "the fake reflector did not start"
-	run_agent "$name" "$URL"
+	run_agent "$name" "$URL" s3cret "$extra"
 	eval "PID_${name//-/_}=\$APID"
 done
-for name in wire wire-ws; do
+# line FILE ERE: the number of the first line of $TRASH/FILE that matches.
+line() { grep -En -m 1 -- "$2" "$TRASH/$1" | cut -d: -f1; }
+for name in $WIRES; do
 	pid=PID_${name//-/_}
-	how=wss; [ "$name" = wire-ws ] && how=ws
+	case $name in
+	wire) how="wss (TLS 1.3)" ;;
+	wire-ws) how=ws ;;
+	wire-gcm12) how="wss (TLS 1.2, AES-GCM)" ;;
+	wire-cbc12) how="wss (TLS 1.2, CBC)" ;;
+	wire-openssl) how="wss (own_records: false)" ;;
+	esac
 	ok "$how: the agent goes through the whole script" \
 	    wait_for 15 has "$name.out" '^closed$' || show "$name.out" "$name.log"
 	ok "  ... the frame in the 101's read opens channel 1" \
@@ -111,6 +133,22 @@ for name in wire wire-ws; do
 	    has "$name.out" '^pong still-there$'
 	ok "  ... CLOSE for channel 1 gets the agent's CLOSE" \
 	    has "$name.out" '^close 1$'
+	case $name in
+	wire | wire-gcm12)
+		ours=$(line "$name.log" 'localhost: TLS records of the tunnel are ours now')
+		text=$(line "$name.log" 'dev1: text message ignored')
+		ok "  ... the TLS records were the agent's own before the text message" \
+		    test "${ours:-999999}" -lt "${text:-0}" || show "$name.log"
+		;;
+	wire-cbc12)
+		ok "  ... a CBC suite stays with OpenSSL, and the log says why" \
+		    has "$name.log" 'localhost: TLS stays with OpenSSL: cipher suite not supported'
+		;;
+	*)
+		nok "  ... OpenSSL keeps the records" \
+		    has "$name.log" 'TLS records of the tunnel are ours|TLS stays with'
+		;;
+	esac
 	unlike "$(cat "$TRASH/$name.out")" '^(unmasked|unexpected|aborted)' \
 	    "  ... every frame masked, nothing unexpected"
 	ok "  ... a WebSocket CLOSE: the agent logs that the reflector closed it" \
@@ -120,6 +158,16 @@ for name in wire wire-ws; do
 	    has "$name.out" '^close-answer 1000$'
 	ok "  ... and it reconnects" wait_for 10 has "$name.out" '^idle-open$'
 	ok "  ... connected twice" wait_for 5 at_least "$name.log" 'dev1: connected to' 2
+	if [ "$name" = wire-openssl ]; then
+		# A reload that turns own_records on reconnects the tunnel.
+		sed -i 's/^own_records: false$/own_records: true/' "$TRASH/$name.yml"
+		kill -HUP "${!pid}"
+		ok "  ... own_records turned on by SIGHUP: the tunnel reconnects" \
+		    wait_for 10 at_least "$name.log" 'dev1: connected to' 3 ||
+			show "$name.log"
+		ok "  ... and its records are the agent's" wait_for 5 has "$name.log" \
+		    'localhost: TLS records of the tunnel are ours now'
+	fi
 	term_wait "${!pid}"
 	is "$?" 0 "  ... SIGTERM stops the agent with status 0"
 	ok "  ... after a WebSocket CLOSE 1001 (going away)" \

@@ -132,6 +132,8 @@ ok "reflector-client says it uses the extension" \
     grep -q "tunnel to dev1.localhost port $DPORT open, extension 1: messages up to 65536 bytes to the reflector, 65536 from it" web.err
 ok "  ... and so does the reflector" \
     log_has "client tunnel to dev1 port $DPORT for \"alice\" from .* opened, extension 1: messages up to 65536 bytes to the client"
+ok "  ... whose TLS records reflector-client reads and writes itself" \
+    grep -q "dev1.localhost: TLS records of the tunnel are ours now" web.err
 kill "$FWD_PID" 2>/dev/null
 wait "$FWD_PID" 2>/dev/null
 # The largest frames of the two tunnels (curl's download and its upload).

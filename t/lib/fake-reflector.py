@@ -61,6 +61,9 @@
 #               "ws-close CODE" for the agent's CLOSE, "hold-closed"
 #
 # Every frame the agent sends must be masked ("unmasked OP" otherwise).
+#
+# FAKE_TLS12 in the environment, a cipher list such as
+# "ECDHE-ECDSA-AES128-GCM-SHA256": TLS 1.2 only, with those suites.
 import base64
 import hashlib
 import os
@@ -137,6 +140,9 @@ def main():
     if cert != "-":
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ctx.load_cert_chain(cert, key)
+        if os.environ.get("FAKE_TLS12"):
+            ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+            ctx.set_ciphers(os.environ["FAKE_TLS12"])
     ls = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     ls.bind(("127.0.0.1", int(port)))
