@@ -91,6 +91,13 @@ rf_wsl_failed(struct rf_wsl *l, const char *lws_says)
 	switch (l->state) {
 	case RF_WSL_IDLE:
 	case RF_WSL_TCP:
+		/* The connection that failed was the proxy's: name it. */
+		if (l->proxied) {
+			l->fail.proxy = 1;
+			fail(l, "cannot reach the proxy at %s: %s", l->proxy,
+			    lws_says != NULL ? lws_says : "connection failed");
+			break;
+		}
 		fail(l, "%s", lws_says != NULL ? lws_says :
 		    "connection failed");
 		break;
@@ -248,6 +255,10 @@ rf_wsl_connect(struct rf_wsl *l, const struct rf_wsl_conf *c,
 	ci.opaque_user_data = c->opaque;
 	ci.pwsi = c->pwsi;
 	l->proxied = px;
+	if (px)
+		snprintf(l->proxy, sizeof(l->proxy), strchr(c->proxy->host,
+		    ':') != NULL ? "[%s]:%d" : "%s:%d", c->proxy->host,
+		    c->proxy->port);
 	l->own_records = c->own_records;
 	l->state = RF_WSL_TCP;
 	if (lws_client_connect_via_info(&ci) == NULL && l->state == RF_WSL_TCP)

@@ -141,6 +141,7 @@ struct rf_wsl {
 	int			 proxied;	/* through a CONNECT proxy */
 	int			 own_records;	/* still to take them over */
 	char			 host[256];	/* the reflector */
+	char			 proxy[300];	/* its host:port, if proxied */
 	SSL_CTX			*ctx;		/* a reference, or NULL */
 	const char		*subprotocol;
 	size_t			 max_message;

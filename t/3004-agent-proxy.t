@@ -7,7 +7,8 @@
 # comes back through the tunnel to curl with a user's Basic credentials;
 # through the proxy with BasicAuth the right credentials bring the device
 # online, while wrong ones, or none, leave it offline and the agent logs
-# that the proxy refused the CONNECT.
+# that the proxy refused the CONNECT; a proxy that is not there is named
+# as the one that cannot be reached.
 # shellcheck source=t/lib/test-lib.sh
 . "$(dirname "$0")/lib/test-lib.sh"
 
@@ -146,6 +147,16 @@ for case in wrong:"proxy:
 	stop_agent
 	ok "  ... the agent still stops with status 0" test "$?" -eq 0
 done
+# 5. A proxy that is not there: the agent names it, not the reflector.
+DEAD=$(free_port) || bail "no free port"
+run_agent agent-dead "proxy:
+  url: http://127.0.0.1:$DEAD"
+ok "a proxy that does not answer: the agent names the proxy" \
+    wait_for 10 grep -q "dev1: cannot connect to .*: cannot reach the proxy at 127\\.0\\.0\\.1:$DEAD: .*retrying in" \
+    agent-dead.log || diag "$(tail -n 5 agent-dead.log)"
+stop_agent
+ok "  ... and still stops with status 0" test "$?" -eq 0
+
 unlike "$(cat "$TRASH/open.log" "$TRASH/auth.log")" \
     "CONNECT 127\\.0\\.0\\.1:$DPORT|CONNECT [^ ]*:$DPORT " \
     "the device's own connections never went through a proxy"

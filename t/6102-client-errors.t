@@ -7,8 +7,8 @@
 # not forward (101, then close 1011 with the reason), a port the user's
 # "ports" in reflector.yml does not grant (403), a device that is offline
 # (503) or unknown (404), wrong credentials and an unknown token (401), a
-# reflector that does not answer, an untrusted certificate, no credentials
-# at all, a client.yml that others may read (refused, as ssh does), a -L
+# reflector or a proxy that does not answer, an untrusted certificate, no
+# credentials at all, a client.yml that others may read (refused, as ssh does), a -L
 # forward that stops at the first refusal of its credentials, a reflector
 # that takes the connection and never answers (t/lib/fake-reflector.py
 # silent: connect_timeout ends it, upgrade or CONNECT), and a CONNECT
@@ -148,6 +148,11 @@ run dead "${ALICE[@]}" -- -c tls/ca.pem -r "https://localhost:$DEAD/" \
     -W "dev1:$HPORT"
 isnt "$RC" 0 "a reflector that does not answer: non-zero exit ($RC)"
 like "$(cat dead.err)" "cannot reach the reflector at localhost:$DEAD" "  ... saying so"
+run deadproxy "${ALICE[@]}" -- -c tls/ca.pem -r "$R" -P "http://127.0.0.1:$DEAD" \
+    -W "dev1:$HPORT"
+isnt "$RC" 0 "a proxy that does not answer: non-zero exit ($RC)"
+like "$(cat deadproxy.err)" "cannot reach the proxy at 127\\.0\\.0\\.1:$DEAD" \
+    "  ... naming the proxy, not the reflector"
 run untrusted "${ALICE[@]}" -- -c other/ca.pem -r "$R" -W "dev1:$HPORT"
 isnt "$RC" 0 "a certificate from another CA: non-zero exit ($RC)"
 like "$(cat untrusted.err)" "certificate of localhost:$HTTPS_PORT is not trusted for dev1\\.localhost \\(.*issuer" \
