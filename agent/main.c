@@ -7,7 +7,6 @@
  * that succeeds leaves the tunnels of unchanged devices up.
  */
 #include <errno.h>
-#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +14,7 @@
 #include <unistd.h>
 
 #include "agentconf.h"
+#include "buf.h"
 #include "err.h"
 #include "log.h"
 #include "rfagent.h"
@@ -166,14 +166,14 @@ main(int argc, char **argv)
 	rf_log_set_role("agent");
 	/*
 	 * A channel's queue comes and goes in pieces of up to 64 KiB (one read
-	 * from the target each).  With glibc's defaults the heap's top is
-	 * given back with brk(2) whenever it frees past 128 KiB and taken
-	 * again at the next read, every page faulted in anew: 8% of the
-	 * agent's CPU in a download.  Keeping up to AGENT_HEAP_KEEP of freed
-	 * heap ends that; a tunnel's queues are bounded far above it anyway.
+	 * from the target each), and the link's record buffer (about 130 KiB)
+	 * is freed whenever it drains.  With glibc's defaults the heap's top
+	 * was given back with brk(2) whenever it freed past 128 KiB and taken
+	 * again at the next read, every page faulted in anew (8% of the
+	 * agent's CPU in a download), and the record buffer came from a fresh
+	 * mmap(2) each time: rf_heap_keep (buf.h).
 	 */
-	(void)mallopt(M_TRIM_THRESHOLD, AGENT_HEAP_KEEP);
-	(void)mallopt(M_TOP_PAD, AGENT_HEAP_KEEP / 4);
+	rf_heap_keep(AGENT_HEAP_KEEP);
 	while ((ch = getopt(argc, argv, "c:dfhtTV")) != -1) {
 		switch (ch) {
 		case 'c':

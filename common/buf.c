@@ -5,6 +5,8 @@
  * consumes nothing and clears its out-parameter, so a caller that ignores
  * an error still reads zeros rather than stale or foreign data.
  */
+#include <limits.h>
+#include <malloc.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -536,4 +538,14 @@ rf_buf_get_cstring(struct rf_buf *b, size_t len, char *out, size_t outlen)
 	out[len] = '\0';
 	b->off += len;
 	return 0;
+}
+
+void
+rf_heap_keep(size_t bytes)
+{
+	int n = bytes > INT_MAX ? INT_MAX : (int)bytes;
+
+	(void)mallopt(M_MMAP_THRESHOLD, n);
+	(void)mallopt(M_TRIM_THRESHOLD, n);
+	(void)mallopt(M_TOP_PAD, n / 4);
 }

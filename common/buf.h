@@ -115,4 +115,16 @@ void	rf_buf_compact(struct rf_buf *);
  */
 void	rf_copy(void *dst, const void *src, size_t len);
 
+/*
+ * For a program whose buffers come and go in pieces of up to bytes (the
+ * agent's and the client's queues and record buffers, 64 KiB to about
+ * 130 KiB each): glibc's heap keeps up to bytes of freed memory rather than
+ * give it back, and serves blocks up to bytes from the heap, not from a
+ * fresh mmap(2) each.  Setting either by hand turns off glibc's own
+ * adjustment of the mmap threshold, which would otherwise have done the
+ * second; so both are set here, once, at start.  A library (firmware
+ * embedding the agent) leaves this to its program.
+ */
+void	rf_heap_keep(size_t bytes);
+
 #endif
