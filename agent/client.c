@@ -40,9 +40,6 @@
 #include "err.h"
 #include "log.h"
 
-/* Freed heap the client keeps rather than give back (main). */
-#define CLIENT_HEAP_KEEP	(1024 * 1024)
-
 #ifndef RF_VERSION
 #define RF_VERSION	"0"
 #endif
@@ -820,7 +817,7 @@ main(int argc, char **argv)
 
 	rf_log_init("reflector-client");
 	/* The agent's reason (agent/main.c): its queues and link are ours. */
-	rf_heap_keep(CLIENT_HEAP_KEEP);
+	rf_heap_keep(RF_HEAP_KEEP);
 	parse_args(&o, argc, argv);
 	rf_log_set_level(o.verbose >= 3 ? RF_LOG_DEBUG2 : o.verbose == 2 ?
 	    RF_LOG_DEBUG1 : o.verbose == 1 ? RF_LOG_VERBOSE : RF_LOG_ERROR);

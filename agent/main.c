@@ -19,9 +19,6 @@
 #include "log.h"
 #include "rfagent.h"
 
-/* Freed heap the agent keeps rather than give back (main). */
-#define AGENT_HEAP_KEEP		(1024 * 1024)
-
 #ifndef RF_VERSION
 #define RF_VERSION	"0"
 #endif
@@ -173,7 +170,7 @@ main(int argc, char **argv)
 	 * agent's CPU in a download), and the record buffer came from a fresh
 	 * mmap(2) each time: rf_heap_keep (buf.h).
 	 */
-	rf_heap_keep(AGENT_HEAP_KEEP);
+	rf_heap_keep(RF_HEAP_KEEP);
 	while ((ch = getopt(argc, argv, "c:dfhtTV")) != -1) {
 		switch (ch) {
 		case 'c':

@@ -123,8 +123,11 @@ void	rf_copy(void *dst, const void *src, size_t len);
  * fresh mmap(2) each.  Setting either by hand turns off glibc's own
  * adjustment of the mmap threshold, which would otherwise have done the
  * second; so both are set here, once, at start.  A library (firmware
- * embedding the agent) leaves this to its program.
+ * embedding the agent) leaves this to its program.  RF_HEAP_KEEP is what
+ * reflector-agent and reflector-client keep; their queues are bounded far
+ * above it anyway.
  */
+#define RF_HEAP_KEEP	(1024 * 1024)
 void	rf_heap_keep(size_t bytes);
 
 #endif
